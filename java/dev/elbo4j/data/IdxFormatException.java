@@ -1,0 +1,17 @@
+package dev.elbo4j.data;
+
+import java.io.IOException;
+
+/** A file that is not a well-formed IDX file of the expected kind; the message names the file and the defect. */
+public final class IdxFormatException extends IOException {
+
+    private static final long serialVersionUID = 1L;
+
+    public IdxFormatException(String message) {
+        super(message);
+    }
+
+    public IdxFormatException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,97 @@
+package dev.elbo4j.reference;
+
+import java.util.Objects;
+
+/**
+ * The Bernoulli reconstruction log-likelihood with logits (spec, "Reconstruction log-likelihoods"):
+ * {@code log p(x_b | l) = sum_d [x_d * l_d - softplus(l_d)]}, with the stable
+ * {@code softplus(l) = max(l, 0) + log1p(exp(-|l|))}, in nats.
+ *
+ * <p>Shapes: {@code logits} K x B x D (the decoder's output for K latent samples of each of B data rows; K = 1
+ * for the plain ELBO), {@code x} B x D; logits row {@code k*B + b} is scored against x row {@code b}, so all K
+ * samples of a row see the same (binarized) data. {@code logp} is K x B. Arithmetic is double from the float32
+ * inputs; each output is rounded once to float32.
+ */
+public final class Bernoulli {
+
+    private Bernoulli() {
+    }
+
+    /**
+     * Per-row log-likelihoods.
+     *
+     * @param logits  K x B x D
+     * @param x       B x D, values in [0, 1]
+     * @param samples K, at least 1
+     * @param rows    B, at least 1
+     * @param dims    D, at least 1
+     * @param logp    output, K x B: {@code logp[k*B + b]}
+     */
+    public static void logProb(float[] logits, Targets x, int samples, int rows, int dims, float[] logp) {
+        check(logits, x, samples, rows, dims, logp);
+        Rows.forEach(samples * rows, dims, r -> {
+            float[] xRow = new float[dims];
+            x.row(r % rows, dims, xRow);
+            logp[r] = (float) rowLogProb(logits, r, dims, xRow);
+        });
+    }
+
+    /**
+     * Per-row log-likelihoods and the logit gradient of the loss, already scaled and signed as the decoder's
+     * backward GEMM consumes it:
+     * <pre>
+     *   grad[k][b][d] = gradScale * (sigmoid(l) - x) = gradScale * d(-log p_kb)/d l
+     * </pre>
+     * The loss is {@code -sum_r w_r log p_r}; {@code gradScale} is the row weight {@code w}: {@code 1/B} for the
+     * batch-mean loss {@code -(1/B) sum_b log p_b}, {@code 1/(K*B)} when it also averages K samples.
+     *
+     * @param grad output, K x B x D
+     */
+    public static void logProbAndGrad(float[] logits, Targets x, int samples, int rows, int dims, float gradScale,
+                                      float[] logp, float[] grad) {
+        check(logits, x, samples, rows, dims, logp);
+        Check.shape(grad, "grad", "K x B x D", samples, rows, dims);
+        Rows.forEach(samples * rows, dims, r -> {
+            float[] xRow = new float[dims];
+            x.row(r % rows, dims, xRow);
+            logp[r] = (float) rowLogProb(logits, r, dims, xRow);
+            for (int d = 0; d < dims; d++) {
+                double l = logits[r * dims + d];
+                grad[r * dims + d] = (float) (gradScale * (sigmoid(l) - xRow[d]));
+            }
+        });
+    }
+
+    /** {@code log(1 + e^l)} without overflow or loss of precision for either sign. */
+    public static double softplus(double l) {
+        return Math.max(l, 0.0) + Math.log1p(Math.exp(-Math.abs(l)));
+    }
+
+    /** {@code 1 / (1 + e^-l)}, evaluated so that no exponential overflows for either sign. */
+    public static double sigmoid(double l) {
+        if (l >= 0) {
+            return 1.0 / (1.0 + Math.exp(-l));
+        }
+        double e = Math.exp(l);
+        return e / (1.0 + e);
+    }
+
+    private static double rowLogProb(float[] logits, int row, int dims, float[] xRow) {
+        double sum = 0;
+        for (int d = 0; d < dims; d++) {
+            double l = logits[row * dims + d];
+            sum += xRow[d] * l - softplus(l);
+        }
+        return sum;
+    }
+
+    private static void check(float[] logits, Targets x, int samples, int rows, int dims, float[] logp) {
+        Check.positive(samples, "K (samples)");
+        Check.positive(rows, "B (rows)");
+        Check.positive(dims, "D (dims)");
+        Check.shape(logits, "logits", "K x B x D", samples, rows, dims);
+        Objects.requireNonNull(x, "x");
+        x.validate(rows, dims);
+        Check.shape(logp, "logp", "K x B", samples, rows);
+    }
+}

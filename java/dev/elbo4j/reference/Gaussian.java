@@ -1,0 +1,158 @@
+package dev.elbo4j.reference;
+
+import java.util.Objects;
+
+/**
+ * The Gaussian reconstruction log-likelihood with mean {@code m} and log-variance {@code s} (spec,
+ * "Reconstruction log-likelihoods"): {@code log p(x_b | m, s) = -0.5 sum_d [log(2 pi) + s_d + (x_d - m_d)^2 exp(-s_d)]}
+ * in nats.
+ *
+ * <p>Shapes: {@code mean} K x B x D (the decoder's output for K latent samples of B rows), {@code x} B x D;
+ * mean row {@code k*B + b} is scored against x row {@code b}. {@code logp} is K x B. The log-variance is one of
+ * the three {@link LogVariance} modes. Arithmetic is double from the float32 inputs; each output is rounded once
+ * to float32.
+ */
+public final class Gaussian {
+
+    private static final double LOG_TWO_PI = Math.log(2.0 * Math.PI);
+
+    private Gaussian() {
+    }
+
+    /** The log-variance {@code s} of the likelihood: where it lives and so what shape its gradient has. */
+    public sealed interface LogVariance {
+
+        /** One fixed scalar for every element; it is not learned, so it has no gradient. */
+        record Fixed(float value) implements LogVariance {
+        }
+
+        /** A learned vector of D values shared by all rows; its gradient (D) sums over the rows. */
+        record PerDimension(float[] values) implements LogVariance {
+            public PerDimension {
+                Objects.requireNonNull(values, "values");
+            }
+        }
+
+        /** A decoder output of K x B x D values, like the mean; its gradient is K x B x D too. */
+        record PerRow(float[] values) implements LogVariance {
+            public PerRow {
+                Objects.requireNonNull(values, "values");
+            }
+        }
+    }
+
+    /**
+     * Per-row log-likelihoods.
+     *
+     * @param mean    K x B x D
+     * @param x       B x D
+     * @param logVar  s, in one of the three modes
+     * @param samples K, at least 1
+     * @param rows    B, at least 1
+     * @param dims    D, at least 1
+     * @param logp    output, K x B
+     */
+    public static void logProb(float[] mean, float[] x, LogVariance logVar, int samples, int rows, int dims,
+                               float[] logp) {
+        check(mean, x, logVar, samples, rows, dims, logp);
+        Rows.forEach(samples * rows, dims, r -> logp[r] = (float) rowLogProb(mean, x, logVar, r, rows, dims));
+    }
+
+    /**
+     * Per-row log-likelihoods and the gradients of the loss {@code -sum_r w_r log p_r}, scaled by the row weight
+     * {@code gradScale = w} (1/B for a batch mean) with the sign of the loss, like {@link Bernoulli}'s:
+     * <pre>
+     *   gradMean[k][b][d]   = gradScale * (m - x) * exp(-s)
+     *   gradLogVar[k][b][d] = gradScale * 0.5 * (1 - (x - m)^2 * exp(-s))
+     * </pre>
+     * {@code gradLogVar} is null for {@link LogVariance.Fixed} (it has no gradient) and may be null for the other
+     * modes when the variance is not trained; else it is D for {@link LogVariance.PerDimension} (the sum over all
+     * K x B rows) and K x B x D for {@link LogVariance.PerRow}.
+     *
+     * @param gradMean output, K x B x D
+     */
+    public static void logProbAndGrad(float[] mean, float[] x, LogVariance logVar, int samples, int rows, int dims,
+                                      float gradScale, float[] logp, float[] gradMean, float[] gradLogVar) {
+        check(mean, x, logVar, samples, rows, dims, logp);
+        Check.shape(gradMean, "gradMean", "K x B x D", samples, rows, dims);
+        switch (logVar) {
+            case LogVariance.Fixed _ -> {
+                if (gradLogVar != null) {
+                    throw new IllegalArgumentException(
+                            "gradLogVar must be null for a fixed log-variance: a constant has no gradient");
+                }
+            }
+            case LogVariance.PerDimension _ -> {
+                if (gradLogVar != null) {
+                    Check.shape(gradLogVar, "gradLogVar", "D", dims);
+                }
+            }
+            case LogVariance.PerRow _ -> {
+                if (gradLogVar != null) {
+                    Check.shape(gradLogVar, "gradLogVar", "K x B x D", samples, rows, dims);
+                }
+            }
+        }
+        Rows.forEach(samples * rows, dims, r -> {
+            logp[r] = (float) rowLogProb(mean, x, logVar, r, rows, dims);
+            for (int d = 0; d < dims; d++) {
+                double diff = (double) x[(r % rows) * dims + d] - mean[r * dims + d];
+                double precision = Math.exp(-logVarAt(logVar, r, d, dims));
+                gradMean[r * dims + d] = (float) (gradScale * -diff * precision);
+                if (gradLogVar != null && logVar instanceof LogVariance.PerRow) {
+                    gradLogVar[r * dims + d] = (float) (gradScale * 0.5 * (1.0 - diff * diff * precision));
+                }
+            }
+        });
+        if (gradLogVar != null && logVar instanceof LogVariance.PerDimension) {
+            int allRows = samples * rows;
+            // Each column sums its own K*B terms in row order: independent columns, a fixed order within one.
+            Rows.forEach(dims, allRows, d -> {
+                double sum = 0;
+                for (int r = 0; r < allRows; r++) {
+                    double diff = (double) x[(r % rows) * dims + d] - mean[r * dims + d];
+                    sum += 0.5 * (1.0 - diff * diff * Math.exp(-logVarAt(logVar, r, d, dims)));
+                }
+                gradLogVar[d] = (float) (gradScale * sum);
+            });
+        }
+    }
+
+    private static double rowLogProb(float[] mean, float[] x, LogVariance logVar, int r, int rows, int dims) {
+        double sum = 0;
+        for (int d = 0; d < dims; d++) {
+            double s = logVarAt(logVar, r, d, dims);
+            double diff = (double) x[(r % rows) * dims + d] - mean[r * dims + d];
+            sum += LOG_TWO_PI + s + diff * diff * Math.exp(-s);
+        }
+        return -0.5 * sum;
+    }
+
+    /** s for element d of mean row r (r in [0, K*B)). */
+    private static double logVarAt(LogVariance logVar, int r, int d, int dims) {
+        return switch (logVar) {
+            case LogVariance.Fixed fixed -> fixed.value();
+            case LogVariance.PerDimension perDimension -> perDimension.values()[d];
+            case LogVariance.PerRow perRow -> perRow.values()[r * dims + d];
+        };
+    }
+
+    private static void check(float[] mean, float[] x, LogVariance logVar, int samples, int rows, int dims,
+                              float[] logp) {
+        Check.positive(samples, "K (samples)");
+        Check.positive(rows, "B (rows)");
+        Check.positive(dims, "D (dims)");
+        Check.shape(mean, "mean", "K x B x D", samples, rows, dims);
+        Check.shape(x, "x", "B x D", rows, dims);
+        Objects.requireNonNull(logVar, "logVar");
+        switch (logVar) {
+            case LogVariance.Fixed _ -> {
+            }
+            case LogVariance.PerDimension perDimension ->
+                    Check.shape(perDimension.values(), "logVar (per dimension)", "D", dims);
+            case LogVariance.PerRow perRow ->
+                    Check.shape(perRow.values(), "logVar (per row)", "K x B x D", samples, rows, dims);
+        }
+        Check.shape(logp, "logp", "K x B", samples, rows);
+    }
+}
