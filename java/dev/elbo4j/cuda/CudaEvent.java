@@ -1,0 +1,83 @@
+package dev.elbo4j.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.MemorySegment;
+
+/** A CUDA event, for ordering and timing work on streams. Created by {@link CudaContext#createEvent()}. */
+public final class CudaEvent implements AutoCloseable {
+    private final CudaContext context;
+    private final DriverApi driver;
+    private final long handle;
+    private volatile boolean closed;
+
+    CudaEvent(CudaContext context, long handle) {
+        this.context = context;
+        this.driver = context.driver();
+        this.handle = handle;
+    }
+
+    /** Records the event after the work enqueued so far on {@code stream} (null: the legacy default stream). */
+    public void record(CudaStream stream) {
+        checkOpen();
+        long streamHandle = context.streamHandle(stream);
+        context.ensureCurrent();
+        driver.check(driver.eventRecord(handle, streamHandle), "cuEventRecord");
+    }
+
+    /** Waits until the work before the last {@link #record} has completed. */
+    public void synchronize() {
+        checkOpen();
+        context.ensureCurrent();
+        driver.check(driver.eventSynchronize(handle), "cuEventSynchronize",
+                CudaContext.lastLaunchDetail(context.lastLaunch(), "in this context"));
+    }
+
+    /**
+     * Milliseconds between {@code start} and this event (both recorded; this one completed, e.g. after
+     * {@link #synchronize()}). Resolution is about half a microsecond on a GPU.
+     *
+     * @throws CudaException CUDA_ERROR_NOT_READY when this event has not completed yet
+     */
+    public float elapsedMillisSince(CudaEvent start) {
+        checkOpen();
+        start.checkOpen();
+        if (start.context != context) {
+            throw new IllegalArgumentException("the start event belongs to another context");
+        }
+        context.ensureCurrent();
+        MemorySegment milliseconds = DriverApi.threadSlot();
+        driver.check(driver.eventElapsedTime(milliseconds, start.handle, handle), driver.eventElapsedTimeSymbol());
+        return milliseconds.get(JAVA_FLOAT, 0);
+    }
+
+    /** Whether {@link #close()} has been called (or the owning context closed). */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Destroys the event. Idempotent. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        context.disown(this);
+        context.ensureCurrent();
+        driver.check(driver.eventDestroy(handle), "cuEventDestroy_v2");
+    }
+
+    @Override
+    public String toString() {
+        return "CudaEvent(0x" + Long.toHexString(handle) + (closed ? ", closed)" : ")");
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException(this + " is closed");
+        }
+    }
+}

@@ -1,0 +1,226 @@
+package dev.elbo4j.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The process-wide CUDA backend: the driver library (and, once a {@link Cublas} is created, cuBLAS), bound
+ * through the Foreign Function &amp; Memory API.
+ *
+ * <h2>How the libraries are found</h2>
+ * If system property {@code elbo4j.cuda.library} is non-blank (else environment variable
+ * {@code ELBO4J_CUDA_LIBRARY}), that one library provides both the driver and the cuBLAS functions: this is
+ * how the CPU emulator ({@code target/native/libelbo4j-cudaemu.so}) is selected. Otherwise the driver is
+ * {@code libcuda.so.1} from the system loader, and cuBLAS ({@code libcublas.so.13}, then {@code .12}) is
+ * searched, when first needed, in {@code ELBO4J_CUDA_LIBS} (a path list), {@code $CUDA_HOME/lib64},
+ * {@code $CUDA_PATH/lib64}, {@code /usr/local/cuda/lib64} and then the system loader. A machine with a driver
+ * but no cuBLAS can still run kernels. Nothing else in elbo4j depends on which library was chosen.
+ *
+ * <h2>Threads</h2>
+ * The runtime and every object it creates may be used from any thread: each operation makes its context
+ * current on the calling thread first (a cheap {@code cuCtxGetCurrent} check). Closing an object while
+ * another thread still uses it is the caller's race to avoid.
+ */
+public final class CudaRuntime {
+    private static final Object LOCK = new Object();
+    private static CudaRuntime instance;
+    private static CudaUnavailableException failure;
+
+    private final LibraryDiscovery discovery;
+    private final LibraryDiscovery.Loaded driverLibrary;
+    private final DriverApi driver;
+    private final int driverVersion;
+    private final int deviceCount;
+    private CublasApi cublas;
+    private CudaUnavailableException cublasFailure;
+
+    private CudaRuntime(LibraryDiscovery discovery, LibraryDiscovery.Loaded driverLibrary, DriverApi driver,
+                        int driverVersion, int deviceCount) {
+        this.discovery = discovery;
+        this.driverLibrary = driverLibrary;
+        this.driver = driver;
+        this.driverVersion = driverVersion;
+        this.deviceCount = deviceCount;
+    }
+
+    /**
+     * The runtime, discovering and binding the libraries on first use (once per process; a failure is
+     * remembered and rethrown).
+     *
+     * @throws CudaUnavailableException listing every place tried when no usable driver is found, when it lacks
+     *                                  functions elbo4j needs, or when it reports no device
+     */
+    public static CudaRuntime get() {
+        synchronized (LOCK) {
+            if (instance == null && failure == null) {
+                try {
+                    instance = open(LibraryDiscovery.fromEnvironment());
+                } catch (CudaUnavailableException e) {
+                    failure = e;
+                }
+            }
+            if (failure != null) {
+                throw new CudaUnavailableException(failure);
+            }
+            return instance;
+        }
+    }
+
+    /** Why {@link #get()} fails, or empty when the backend is usable. Never throws. */
+    public static Optional<String> unavailableReason() {
+        try {
+            get();
+            return Optional.empty();
+        } catch (CudaUnavailableException e) {
+            return Optional.of(e.getMessage());
+        }
+    }
+
+    /** Loads and initializes a runtime from explicit discovery settings (the process-wide one, or a test's). */
+    static CudaRuntime open(LibraryDiscovery discovery) {
+        LibraryDiscovery.Loaded loaded = discovery.loadDriver();
+        String library = loaded.candidate().description();
+        DriverApi driver = new DriverApi(loaded.symbols(), library);
+        try (Arena arena = Arena.ofConfined()) {
+            driver.check(driver.init(0), "cuInit");
+            MemorySegment value = arena.allocate(JAVA_INT);
+            driver.check(driver.driverGetVersion(value), "cuDriverGetVersion");
+            int version = value.get(JAVA_INT, 0);
+            driver.check(driver.deviceGetCount(value), "cuDeviceGetCount");
+            int count = value.get(JAVA_INT, 0);
+            if (count == 0) {
+                throw new CudaUnavailableException("the CUDA driver reports no device",
+                        List.of(library + ": cuDeviceGetCount returned 0"), "");
+            }
+            return new CudaRuntime(discovery, loaded, driver, version, count);
+        } catch (CudaUnavailableException e) {
+            throw e;
+        } catch (CudaException e) {
+            throw new CudaUnavailableException(e, library);
+        }
+    }
+
+    /** Number of CUDA devices the driver sees (at least 1). */
+    public int deviceCount() {
+        return deviceCount;
+    }
+
+    /** The driver's CUDA version as the driver encodes it: 1000 * major + 10 * minor (13000 for 13.0). */
+    public int driverVersion() {
+        return driverVersion;
+    }
+
+    /**
+     * Properties of one device.
+     *
+     * @throws IllegalArgumentException when the ordinal is not in [0, deviceCount())
+     */
+    public DeviceProperties device(int ordinal) {
+        int device = deviceHandle(ordinal);
+        try (Arena arena = Arena.ofConfined()) {
+            final int nameCapacity = 256;
+            MemorySegment name = arena.allocate(nameCapacity);
+            driver.check(driver.deviceGetName(name, nameCapacity, device), "cuDeviceGetName");
+            MemorySegment total = arena.allocate(JAVA_LONG);
+            driver.check(driver.deviceTotalMem(total, device), "cuDeviceTotalMem_v2");
+            return new DeviceProperties(ordinal, name.getString(0),
+                    attribute(arena, DriverApi.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+                    attribute(arena, DriverApi.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+                    attribute(arena, DriverApi.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
+                    total.get(JAVA_LONG, 0));
+        }
+    }
+
+    private int attribute(Arena arena, int attribute, int device) {
+        MemorySegment value = arena.allocate(JAVA_INT);
+        driver.check(driver.deviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute",
+                "attribute " + attribute + " of device " + device);
+        return value.get(JAVA_INT, 0);
+    }
+
+    /**
+     * Retains the device's primary context and makes it current on the calling thread. Several contexts
+     * opened on one device share the driver's primary context; each {@link CudaContext#close()} releases
+     * its own retain.
+     *
+     * @throws IllegalArgumentException when the ordinal is not in [0, deviceCount())
+     */
+    public CudaContext openContext(int ordinal) {
+        int device = deviceHandle(ordinal);
+        long handle;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment context = arena.allocate(JAVA_LONG);
+            driver.check(driver.devicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain",
+                    "device " + ordinal);
+            handle = context.get(JAVA_LONG, 0);
+        }
+        CudaContext context = new CudaContext(this, ordinal, device, handle);
+        context.makeCurrent();
+        return context;
+    }
+
+    /**
+     * A human-readable summary: the libraries loaded and how they were chosen, the driver version, and the
+     * devices (the emulator reports itself as "elbo4j CPU emulator").
+     */
+    public String describe() {
+        StringBuilder text = new StringBuilder();
+        text.append("CUDA driver library: ").append(driverLibrary.candidate().description());
+        discovery.override().ifPresent(o ->
+                text.append("\n  chosen by ").append(o.origin()).append(" (one library for driver and cuBLAS)"));
+        text.append("\nDriver API version: ").append(driverVersion / 1000).append('.')
+                .append(driverVersion % 1000 / 10);
+        text.append("\nParameter checks (cuFuncGetParamInfo): ").append(driver.hasParamInfo() ? "yes" : "no, driver < 12.4");
+        text.append("\nElapsed time symbol: ").append(driver.eventElapsedTimeSymbol());
+        synchronized (this) {
+            text.append("\ncuBLAS: ").append(cublas != null ? cublas.library()
+                    : cublasFailure != null ? "unavailable (" + cublasFailure.getMessage() + ")" : "not loaded yet");
+        }
+        for (int i = 0; i < deviceCount; i++) {
+            DeviceProperties device = device(i);
+            text.append("\nDevice ").append(i).append(": ").append(device.name()).append(", ")
+                    .append(device.architecture()).append(", ").append(device.multiprocessorCount()).append(" SMs, ")
+                    .append(device.totalMemoryBytes() >> 20).append(" MiB");
+        }
+        return text.toString();
+    }
+
+    DriverApi driver() {
+        return driver;
+    }
+
+    /** cuBLAS, loaded on first use (the override library when one is set, else the search described above). */
+    synchronized CublasApi cublas() {
+        if (cublas == null && cublasFailure == null) {
+            try {
+                LibraryDiscovery.Loaded loaded = discovery.override().isPresent()
+                        ? driverLibrary
+                        : discovery.loadCublas();
+                cublas = new CublasApi(loaded.symbols(), loaded.candidate().description());
+            } catch (CudaUnavailableException e) {
+                cublasFailure = e;
+            }
+        }
+        if (cublasFailure != null) {
+            throw new CudaUnavailableException(cublasFailure);
+        }
+        return cublas;
+    }
+
+    private int deviceHandle(int ordinal) {
+        if (ordinal < 0 || ordinal >= deviceCount) {
+            throw new IllegalArgumentException(
+                    "device ordinal " + ordinal + " is out of range: the driver sees " + deviceCount + " device(s)");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment device = arena.allocate(JAVA_INT);
+            driver.check(driver.deviceGet(device, ordinal), "cuDeviceGet", "ordinal " + ordinal);
+            return device.get(JAVA_INT, 0);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package dev.elbo4j.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A CUDA stream: work enqueued on it runs in order. Created by {@link CudaContext#createStream()}; it
+ * synchronizes with the legacy default stream. Methods that take a stream accept {@code null} for the legacy
+ * default stream.
+ */
+public final class CudaStream implements AutoCloseable {
+    private final CudaContext context;
+    private final DriverApi driver;
+    private final long handle;
+    private final HostStaging staging;
+    private volatile boolean closed;
+    /** The last kernel launched on this stream; named when a synchronization fails. */
+    private volatile CudaFunction lastLaunch;
+
+    CudaStream(CudaContext context, long handle) {
+        this.context = context;
+        this.driver = context.driver();
+        this.handle = handle;
+        this.staging = new HostStaging(driver);
+    }
+
+    /**
+     * Waits for all work enqueued on this stream, then fills the Java arrays of pending asynchronous
+     * downloads. A kernel fault surfaces here; the exception names the last kernel launched on this stream.
+     */
+    public void synchronize() {
+        checkOpen();
+        context.ensureCurrent();
+        int result = driver.streamSynchronize(handle);
+        if (result != DriverApi.CUDA_SUCCESS) {
+            staging.abandoned();
+            throw driver.error(result, "cuStreamSynchronize",
+                    CudaContext.lastLaunchDetail(lastLaunch, "on this stream"));
+        }
+        staging.completed();
+    }
+
+    /** Whether work on this stream is being captured into a graph ({@link CudaContext#capture}). */
+    public boolean isCapturing() {
+        checkOpen();
+        context.ensureCurrent();
+        MemorySegment status = DriverApi.threadSlot();
+        driver.check(driver.streamIsCapturing(handle, status), "cuStreamIsCapturing");
+        return status.get(JAVA_INT, 0) != DriverApi.CU_STREAM_CAPTURE_STATUS_NONE;
+    }
+
+    /** The driver's CUstream handle (for interoperation); throws {@link IllegalStateException} when closed. */
+    public long handle() {
+        checkOpen();
+        return handle;
+    }
+
+    /** The context that owns this stream. */
+    public CudaContext context() {
+        return context;
+    }
+
+    /** Whether {@link #close()} has been called (or the owning context closed). */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Waits for the stream's work (completing pending downloads), frees its staging memory and destroys it.
+     * Idempotent; everything is released even when the wait fails, whose error is then thrown.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        context.disown(this);
+        context.ensureCurrent();
+        int synchronizedResult = driver.streamSynchronize(handle);
+        if (synchronizedResult == DriverApi.CUDA_SUCCESS) {
+            staging.completed();
+        }
+        CudaException stagingFailure = staging.release();
+        int destroyed = driver.streamDestroy(handle);
+        driver.check(synchronizedResult, "cuStreamSynchronize",
+                "while closing the stream; " + CudaContext.lastLaunchDetail(lastLaunch, "on this stream"));
+        if (stagingFailure != null) {
+            throw stagingFailure;
+        }
+        driver.check(destroyed, "cuStreamDestroy_v2");
+    }
+
+    @Override
+    public String toString() {
+        return "CudaStream(0x" + Long.toHexString(handle) + (closed ? ", closed)" : ")");
+    }
+
+    HostStaging staging() {
+        return staging;
+    }
+
+    void launched(CudaFunction function) {
+        lastLaunch = function;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException(this + " is closed");
+        }
+    }
+}

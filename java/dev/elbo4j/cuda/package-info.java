@@ -1,0 +1,19 @@
+/**
+ * The CUDA driver API and cuBLAS, bound at run time through the Foreign Function &amp; Memory API, under a small
+ * owning API: {@link dev.elbo4j.cuda.CudaRuntime} finds the libraries, a {@link dev.elbo4j.cuda.CudaContext}
+ * owns device memory ({@link dev.elbo4j.cuda.DeviceBuffer}), streams, events, modules and their kernels
+ * ({@link dev.elbo4j.cuda.CudaFunction}), graphs and cuBLAS handles ({@link dev.elbo4j.cuda.Cublas}).
+ *
+ * <p>Internal to elbo4j: the typed kernel launchers in {@code dev.elbo4j.kernels} build on it. Rules that hold
+ * throughout:
+ * <ul>
+ *   <li>Every native resource has one {@link java.lang.AutoCloseable} owner; close is idempotent and use after
+ *       close throws {@link java.lang.IllegalStateException} without reaching the driver.</li>
+ *   <li>Sizes, shapes and kernel arguments are checked in Java first ({@link java.lang.IllegalArgumentException}).</li>
+ *   <li>Every failing driver or cuBLAS call throws {@link dev.elbo4j.cuda.CudaException} naming the call, the
+ *       result's enum name and the library's text.</li>
+ *   <li>The CPU emulator is chosen with {@code -Delbo4j.cuda.library=target/native/libelbo4j-cudaemu.so} (or
+ *       {@code ELBO4J_CUDA_LIBRARY}); nothing else depends on it.</li>
+ * </ul>
+ */
+package dev.elbo4j.cuda;
