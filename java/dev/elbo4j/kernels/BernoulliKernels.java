@@ -1,0 +1,117 @@
+package dev.elbo4j.kernels;
+
+import static dev.elbo4j.kernels.LaunchChecks.blocks;
+import static dev.elbo4j.kernels.LaunchChecks.buffer;
+import static dev.elbo4j.kernels.LaunchChecks.disjoint;
+import static dev.elbo4j.kernels.LaunchChecks.elements;
+import static dev.elbo4j.kernels.LaunchChecks.finite;
+import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
+import static dev.elbo4j.kernels.LaunchChecks.positive;
+import static dev.elbo4j.kernels.LaunchChecks.render;
+
+import java.util.Objects;
+
+import dev.elbo4j.cuda.CudaContext;
+import dev.elbo4j.cuda.CudaFunction;
+import dev.elbo4j.cuda.CudaStream;
+import dev.elbo4j.cuda.DeviceBuffer;
+
+/**
+ * The fused Bernoulli reconstruction loss and gradient ({@code kernels/bernoulli.cu}): one pass over the logits
+ * and the data writes the per-row log-likelihood and the logit gradient of the loss, already scaled, so the
+ * decoder's backward GEMM consumes it directly.
+ *
+ * <p>Shapes: {@code logits} (K*B) x D, the decoder's output for K latent samples of each of B data rows (row
+ * {@code k*B + b} is scored against data row {@code b}; K = 1 for the ELBO); {@code x} B x D in one of the
+ * {@link TargetFormat}s; {@code logProb} K x B; {@code grad} (K*B) x D. Buffers may be larger than their shape
+ * needs. Everything is checked before the launch; the work is enqueued on {@code stream} (null: the legacy
+ * default stream).
+ */
+public final class BernoulliKernels {
+    static final String FLOAT32_TARGETS = "elbo4j_bernoulli_loss_grad_f32";
+    static final String PIXEL_TARGETS = "elbo4j_bernoulli_loss_grad_u8";
+    private static final int THREADS = 256;
+    /** One warp per logits row. */
+    private static final int ROWS_PER_BLOCK = THREADS / 32;
+
+    private final CudaContext context;
+    private final CudaFunction floatTargets;
+    private final CudaFunction pixelTargets;
+
+    /** Binds the kernels of {@code context}'s module ({@link CudaContext#kernels()}). */
+    public BernoulliKernels(CudaContext context) {
+        this.context = Objects.requireNonNull(context, "context");
+        this.floatTargets = context.kernels().function(FLOAT32_TARGETS);
+        this.pixelTargets = context.kernels().function(PIXEL_TARGETS);
+    }
+
+    /**
+     * Per-row log-likelihoods and the logit gradient of the loss {@code -sum_r w_r log p_r}:
+     * <pre>
+     *   logProb[r] = sum_d [x_d * l_d - softplus(l_d)]                 (nats, r = k*B + b, x from row b)
+     *   grad[r][d] = gradScale * (sigmoid(l_d) - x_d)
+     * </pre>
+     *
+     * @param logits        (K*B) x D
+     * @param x             B x D in {@code format}, values in [0, 1] (device data: not checked)
+     * @param format        how x is stored
+     * @param binarization  dynamic binarization of x in the pass, or null for x as it is
+     * @param samples       K, at least 1
+     * @param batch         B, at least 1
+     * @param dims          D, at least 1
+     * @param gradScale     the row weight w: 1/B for a batch mean, 1/(K*B) when the loss also averages K samples
+     * @param logProb       output, K x B
+     * @param grad          output, (K*B) x D; null to compute the log-likelihood alone (evaluation)
+     */
+    public void lossAndGradient(CudaStream stream, DeviceBuffer logits, DeviceBuffer x, TargetFormat format,
+                                Binarization binarization, int samples, int batch, int dims, float gradScale,
+                                DeviceBuffer logProb, DeviceBuffer grad) {
+        check(stream, logits, x, format, samples, batch, dims, gradScale, logProb, grad);
+        CudaFunction kernel = format == TargetFormat.FLOAT32 ? floatTargets : pixelTargets;
+        kernel.launch(stream, blocks((long) samples * batch, ROWS_PER_BLOCK), THREADS,
+                logits, x, samples * batch, batch, dims, gradScale,
+                binarization == null ? 0 : 1,
+                binarization == null ? 0L : binarization.seed(),
+                binarization == null ? 0 : binarization.offset(),
+                logProb, pointerOrNull(grad));
+    }
+
+    /** The checks of {@link #lossAndGradient}, also made by the unfused baseline. */
+    void check(CudaStream stream, DeviceBuffer logits, DeviceBuffer x, TargetFormat format, int samples, int batch,
+               int dims, float gradScale, DeviceBuffer logProb, DeviceBuffer grad) {
+        LaunchChecks.stream(stream, context);
+        Objects.requireNonNull(format, "format");
+        positive(samples, "K (samples)");
+        positive(batch, "B (batch)");
+        positive(dims, "D (dims)");
+        finite(gradScale, "gradScale");
+        long logitElements = elements("logits (K*B x D)", samples, batch, dims);
+        long dataElements = elements("x (B x D)", batch, dims);
+        String logitShape = "K*B x D = " + render(samples * batch, dims);
+        floats(logits, "logits", logitShape, logitElements, context);
+        buffer(x, "x", "B x D = " + render(batch, dims) + " (" + format + ")", dataElements, format.bytesPerElement(),
+                context);
+        floats(logProb, "logProb", "K x B = " + render(samples, batch), (long) samples * batch, context);
+        if (grad != null) {
+            floats(grad, "grad", logitShape, logitElements, context);
+        }
+        long logitBytes = logitElements * Float.BYTES;
+        long logProbBytes = (long) samples * batch * Float.BYTES;
+        disjoint(logProb, logProbBytes, "logProb", logits, logitBytes, "logits");
+        disjoint(logProb, logProbBytes, "logProb", x, dataElements * format.bytesPerElement(), "x");
+        disjoint(grad, logitBytes, "grad", logits, logitBytes, "logits");
+        disjoint(grad, logitBytes, "grad", x, dataElements * format.bytesPerElement(), "x");
+        disjoint(grad, logitBytes, "grad", logProb, logProbBytes, "logProb");
+    }
+
+    /**
+     * The per-row log-likelihoods alone: {@link #lossAndGradient} without a gradient.
+     *
+     * @param logProb output, K x B
+     */
+    public void logProb(CudaStream stream, DeviceBuffer logits, DeviceBuffer x, TargetFormat format,
+                        Binarization binarization, int samples, int batch, int dims, DeviceBuffer logProb) {
+        lossAndGradient(stream, logits, x, format, binarization, samples, batch, dims, 1f, logProb, null);
+    }
+}

@@ -1,0 +1,13 @@
+package dev.elbo4j.kernels;
+
+/**
+ * Dynamic binarization of Bernoulli targets (spec, "Dynamic binarization"): inside the likelihood kernel each
+ * {@code x[b][d]} is replaced by {@code 1 if u < x[b][d] else 0}, with {@code u} the Philox uniform of element
+ * {@code n = b*D + d}, stream 1, under {@code (seed, offset)}. The data in memory is never rewritten, and the K
+ * samples of a row see the same binarized row.
+ *
+ * @param seed   Philox key
+ * @param offset Philox counter word 2: the caller's step counter, so each step binarizes afresh
+ */
+public record Binarization(long seed, int offset) {
+}

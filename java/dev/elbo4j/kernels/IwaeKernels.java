@@ -1,0 +1,79 @@
+package dev.elbo4j.kernels;
+
+import static dev.elbo4j.kernels.LaunchChecks.blocks;
+import static dev.elbo4j.kernels.LaunchChecks.disjoint;
+import static dev.elbo4j.kernels.LaunchChecks.elements;
+import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
+import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
+import static dev.elbo4j.kernels.LaunchChecks.positive;
+import static dev.elbo4j.kernels.LaunchChecks.render;
+
+import java.util.Objects;
+
+import dev.elbo4j.cuda.CudaContext;
+import dev.elbo4j.cuda.CudaFunction;
+import dev.elbo4j.cuda.CudaStream;
+import dev.elbo4j.cuda.DeviceBuffer;
+
+/**
+ * The importance-weighted bound per data row ({@code kernels/iwae.cu}): {@code IWAE_K = logsumexp_k(log w_k) -
+ * log K} with {@code log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x)}, the largest weight subtracted first
+ * so weights near -1e4 neither underflow nor overflow.
+ *
+ * <p>The inputs come from the other fused kernels: {@code logPx} (K x B) is the likelihood kernel's per-row
+ * output for the K x B latent rows of {@code z}, {@code logRatio} (K x B) the latent forward's
+ * {@code log p(z) - log q(z | x)}. Everything is checked before the launch; the work is enqueued on
+ * {@code stream} (null: the legacy default stream).
+ */
+public final class IwaeKernels {
+    static final String BOUND = "elbo4j_iwae_bound";
+    private static final int THREADS = 256;
+
+    private final CudaContext context;
+    private final CudaFunction bound;
+
+    /** Binds the kernel of {@code context}'s module ({@link CudaContext#kernels()}). */
+    public IwaeKernels(CudaContext context) {
+        this.context = Objects.requireNonNull(context, "context");
+        this.bound = context.kernels().function(BOUND);
+    }
+
+    /**
+     * Writes the log weights (optional) and the bound of each row, in nats.
+     *
+     * @param logPx      K x B, log p(x_b | z_kb)
+     * @param logRatio   K x B, log p(z_kb) - log q(z_kb | x_b)
+     * @param samples    K, at least 1
+     * @param batch      B, at least 1
+     * @param logWeights output, K x B, {@code logPx + logRatio} rounded to float32; null when not wanted
+     * @param bound      output, B: IWAE_K of each row, computed from the float32 log weights
+     */
+    public void bound(CudaStream stream, DeviceBuffer logPx, DeviceBuffer logRatio, int samples, int batch,
+                      DeviceBuffer logWeights, DeviceBuffer bound) {
+        check(stream, logPx, logRatio, samples, batch, logWeights, bound);
+        this.bound.launch(stream, blocks(batch, THREADS), THREADS, logPx, logRatio, samples, batch,
+                pointerOrNull(logWeights), bound);
+    }
+
+    /** The checks of {@link #bound}, also made by the unfused baseline. */
+    void check(CudaStream stream, DeviceBuffer logPx, DeviceBuffer logRatio, int samples, int batch,
+               DeviceBuffer logWeights, DeviceBuffer bound) {
+        LaunchChecks.stream(stream, context);
+        positive(samples, "K (samples)");
+        positive(batch, "B (batch)");
+        long weights = elements("log weights (K x B)", samples, batch);
+        String shape = "K x B = " + render(samples, batch);
+        floats(logPx, "logPx", shape, weights, context);
+        floats(logRatio, "logRatio", shape, weights, context);
+        optionalFloats(logWeights, "logWeights", shape, weights, context);
+        floats(bound, "bound", "B = " + batch, batch, context);
+        long weightBytes = weights * Float.BYTES;
+        long boundBytes = (long) batch * Float.BYTES;
+        disjoint(logWeights, weightBytes, "logWeights", logPx, weightBytes, "logPx");
+        disjoint(logWeights, weightBytes, "logWeights", logRatio, weightBytes, "logRatio");
+        disjoint(bound, boundBytes, "bound", logPx, weightBytes, "logPx");
+        disjoint(bound, boundBytes, "bound", logRatio, weightBytes, "logRatio");
+        disjoint(bound, boundBytes, "bound", logWeights, weightBytes, "logWeights");
+    }
+}

@@ -1,0 +1,198 @@
+package dev.elbo4j.kernels;
+
+import static dev.elbo4j.kernels.LaunchChecks.aligned16;
+import static dev.elbo4j.kernels.LaunchChecks.blocks;
+import static dev.elbo4j.kernels.LaunchChecks.disjoint;
+import static dev.elbo4j.kernels.LaunchChecks.elements;
+import static dev.elbo4j.kernels.LaunchChecks.finite;
+import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
+import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
+import static dev.elbo4j.kernels.LaunchChecks.positive;
+import static dev.elbo4j.kernels.LaunchChecks.render;
+
+import java.util.Objects;
+
+import dev.elbo4j.cuda.CudaContext;
+import dev.elbo4j.cuda.CudaFunction;
+import dev.elbo4j.cuda.CudaStream;
+import dev.elbo4j.cuda.DeviceBuffer;
+
+/**
+ * The fused latent layer ({@code kernels/latent.cu}): the reparameterization forward in one pass (noise drawn in
+ * the kernel, samples, per-row KL, optionally the IWAE log-density ratio) and its backward (the gradient of
+ * {@code [mu | logvar]} with the KL term, the noise regenerated or read back from the samples).
+ *
+ * <p>Layouts (spec {@code elbo-math.md}, "Reparameterization"), all float32, row-major:
+ * <ul>
+ *   <li>{@code muLogvar}: the encoder's output, B rows of {@code rowStride} floats; mu is columns [0, L), logvar
+ *       columns [L, 2L), read in place. {@code rowStride >= 2L}.</li>
+ *   <li>{@code z}, {@code dz}: K x B x L, sample k of row b at {@code (k*B + b)*L + l}.</li>
+ *   <li>The noise {@code eps[k][b][l]} is Philox element {@code (k*B + b)*L + l} of stream 0 under
+ *       {@code (seed, offset)}; it is never stored.</li>
+ * </ul>
+ * Buffers may be larger than their shape needs; only the prefix the shape names is read or written. Every
+ * argument is checked before anything is launched; the work is enqueued on {@code stream} (null: the legacy
+ * default stream) and this class keeps no state besides the kernel handles.
+ */
+public final class LatentKernels {
+    static final String FORWARD = "elbo4j_latent_forward";
+    static final String BACKWARD = "elbo4j_latent_backward";
+    private static final int THREADS = 256;
+
+    private final CudaContext context;
+    private final CudaFunction forward;
+    private final CudaFunction backward;
+
+    /** Binds the kernels of {@code context}'s module ({@link CudaContext#kernels()}). */
+    public LatentKernels(CudaContext context) {
+        this.context = Objects.requireNonNull(context, "context");
+        this.forward = context.kernels().function(FORWARD);
+        this.backward = context.kernels().function(BACKWARD);
+    }
+
+    /**
+     * Forward: {@code z[k][b][l] = mu + exp(0.5 logvar) eps[k][b][l]} for K samples of each row,
+     * {@code kl[b] = 0.5 sum_l (mu^2 + exp(logvar) - 1 - logvar)} (nats), and
+     * {@code logRatio[k*B + b] = log p(z_kb) - log q(z_kb | x_b)} (nats), the latent part of the IWAE log weight.
+     *
+     * @param muLogvar  B x rowStride, [mu | logvar] in columns [0, 2L)
+     * @param batch     B, at least 1
+     * @param latent    L, at least 1
+     * @param rowStride floats per row of {@code muLogvar}, at least 2L
+     * @param samples   K, at least 1
+     * @param seed      Philox key
+     * @param offset    Philox counter word 2: the caller's step counter, so each step draws fresh noise
+     * @param z         output, K x B x L
+     * @param kl        output, B; null when not wanted
+     * @param logRatio  output, K x B; null when not wanted
+     */
+    public void forward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
+                        long seed, int offset, DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
+        checkForward(stream, muLogvar, batch, latent, rowStride, samples, z, kl, logRatio);
+        long logvarAddress = muLogvar.address() + (long) latent * Float.BYTES;
+        boolean vector = vectorLayout(latent, rowStride, muLogvar.address(), logvarAddress, z.address());
+        int lanesPerRow = teamWidth(vector ? latent / 4 : latent);
+        int rowsPerBlock = THREADS / lanesPerRow;
+        forward.launch(stream, blocks((long) samples * batch, rowsPerBlock), THREADS,
+                muLogvar, logvarAddress, rowStride, batch, latent, samples, seed, offset, lanesPerRow,
+                z, pointerOrNull(kl), pointerOrNull(logRatio));
+    }
+
+    /** The checks of {@link #forward}, also made by the unfused baseline. */
+    void checkForward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
+                      DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
+        checkEncoderOutput(stream, muLogvar, "muLogvar", batch, latent, rowStride);
+        positive(samples, "K (samples)");
+        long zElements = elements("z (K x B x L)", samples, batch, latent);
+        floats(z, "z", "K x B x L = " + render(samples, batch, latent), zElements, context);
+        optionalFloats(kl, "kl", "B = " + batch, batch, context);
+        long ratioElements = elements("logRatio (K x B)", samples, batch);
+        optionalFloats(logRatio, "logRatio", "K x B = " + render(samples, batch), ratioElements, context);
+        long inputBytes = (long) batch * rowStride * Float.BYTES;
+        disjoint(z, zElements * Float.BYTES, "z", muLogvar, inputBytes, "muLogvar");
+        disjoint(kl, (long) batch * Float.BYTES, "kl", muLogvar, inputBytes, "muLogvar");
+        disjoint(logRatio, ratioElements * Float.BYTES, "logRatio", muLogvar, inputBytes, "muLogvar");
+        disjoint(kl, (long) batch * Float.BYTES, "kl", z, zElements * Float.BYTES, "z");
+        disjoint(logRatio, ratioElements * Float.BYTES, "logRatio", z, zElements * Float.BYTES, "z");
+        disjoint(kl, (long) batch * Float.BYTES, "kl", logRatio, ratioElements * Float.BYTES, "logRatio");
+    }
+
+    /**
+     * Backward with the noise regenerated from {@code (seed, offset)}, which must be those of the forward:
+     * <pre>
+     *   dmu[b][l]     = sum_k dz[k][b][l] + beta * rowWeight * mu
+     *   dlogvar[b][l] = 0.5 * sum_k dz[k][b][l] * sigma * eps[k][b][l] + beta * rowWeight * 0.5 * (exp(logvar) - 1)
+     * </pre>
+     * {@code dz} is dLoss/dz from the decoder's backward (already carrying its row weight).
+     *
+     * @param dz        K x B x L
+     * @param beta      KL weight: 1 for the ELBO
+     * @param rowWeight the KL term's weight of a row in the loss: 1/B for a batch mean
+     * @param dMuLogvar output, B x rowStride: columns [0, L) receive dmu, [L, 2L) dlogvar; other columns untouched
+     */
+    public void backward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
+                         long seed, int offset, DeviceBuffer dz, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
+        launchBackward(stream, muLogvar, batch, latent, rowStride, samples, seed, offset, null, dz, beta, rowWeight,
+                dMuLogvar);
+    }
+
+    /**
+     * Backward from the forward's saved samples instead of the generator ({@code sigma * eps = z - mu});
+     * otherwise as {@link #backward}.
+     *
+     * @param z the forward's samples, K x B x L
+     */
+    public void backwardFromSamples(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride,
+                                    int samples, DeviceBuffer z, DeviceBuffer dz, float beta, float rowWeight,
+                                    DeviceBuffer dMuLogvar) {
+        Objects.requireNonNull(z, "z");
+        launchBackward(stream, muLogvar, batch, latent, rowStride, samples, 0L, 0, z, dz, beta, rowWeight, dMuLogvar);
+    }
+
+    private void launchBackward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride,
+                                int samples, long seed, int offset, DeviceBuffer z, DeviceBuffer dz, float beta,
+                                float rowWeight, DeviceBuffer dMuLogvar) {
+        checkBackward(stream, muLogvar, batch, latent, rowStride, samples, z, dz, beta, rowWeight, dMuLogvar);
+        long logvarAddress = muLogvar.address() + (long) latent * Float.BYTES;
+        long dLogvarAddress = dMuLogvar.address() + (long) latent * Float.BYTES;
+        boolean vector = vectorLayout(latent, rowStride, muLogvar.address(), logvarAddress, dz.address())
+                && aligned16(dMuLogvar.address()) && aligned16(dLogvarAddress) && (z == null || aligned16(z.address()));
+        long items = (long) batch * (vector ? latent / 4 : latent);
+        backward.launch(stream, blocks(items, THREADS), THREADS,
+                muLogvar, logvarAddress, rowStride, batch, latent, samples, seed, offset, pointerOrNull(z), dz,
+                beta, rowWeight, dMuLogvar, dLogvarAddress, rowStride);
+    }
+
+    /** The checks of {@link #backward} (z null) and {@link #backwardFromSamples}, also made by the unfused baseline. */
+    void checkBackward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
+                       DeviceBuffer z, DeviceBuffer dz, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
+        checkEncoderOutput(stream, muLogvar, "muLogvar", batch, latent, rowStride);
+        positive(samples, "K (samples)");
+        finite(beta, "beta");
+        finite(rowWeight, "rowWeight");
+        long latentElements = elements("dz (K x B x L)", samples, batch, latent);
+        String latentShape = "K x B x L = " + render(samples, batch, latent);
+        floats(dz, "dz", latentShape, latentElements, context);
+        optionalFloats(z, "z", latentShape, latentElements, context);
+        long encoderElements = (long) batch * rowStride;
+        floats(dMuLogvar, "dMuLogvar", "B x rowStride = " + render(batch, rowStride), encoderElements, context);
+        long gradBytes = encoderElements * Float.BYTES;
+        disjoint(dMuLogvar, gradBytes, "dMuLogvar", muLogvar, gradBytes, "muLogvar");
+        disjoint(dMuLogvar, gradBytes, "dMuLogvar", dz, latentElements * Float.BYTES, "dz");
+        disjoint(dMuLogvar, gradBytes, "dMuLogvar", z, latentElements * Float.BYTES, "z");
+    }
+
+    /** Checks the stream, the dimensions and {@code [mu | logvar]} (B x rowStride). */
+    private void checkEncoderOutput(CudaStream stream, DeviceBuffer muLogvar, String name, int batch, int latent,
+                                    int rowStride) {
+        LaunchChecks.stream(stream, context);
+        positive(batch, "B (batch)");
+        positive(latent, "L (latent)");
+        if (rowStride < 2L * latent) {
+            throw new IllegalArgumentException("rowStride " + rowStride + " is less than 2L = " + 2L * latent
+                    + ": a row of [mu | logvar] needs 2L floats");
+        }
+        long encoderElements = elements(name + " (B x rowStride)", batch, rowStride);
+        floats(muLogvar, name, "B x rowStride = " + render(batch, rowStride), encoderElements, context);
+    }
+
+    /**
+     * Lanes per sample row in the forward: the smallest power of two covering the row's work items (4-element
+     * groups in the float4 layout, single elements otherwise), at most a warp; the rest loop.
+     */
+    static int teamWidth(int items) {
+        int width = 1;
+        while (width < items && width < 32) {
+            width <<= 1;
+        }
+        return width;
+    }
+
+    /** The condition under which latent.cu takes its float4 layout (it tests the same itself). */
+    private static boolean vectorLayout(int latent, int rowStride, long muAddress, long logvarAddress,
+                                        long latentTensorAddress) {
+        return latent % 4 == 0 && rowStride % 4 == 0 && aligned16(muAddress) && aligned16(logvarAddress)
+                && aligned16(latentTensorAddress);
+    }
+}

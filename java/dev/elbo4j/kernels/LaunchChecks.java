@@ -1,0 +1,145 @@
+package dev.elbo4j.kernels;
+
+import java.util.Objects;
+
+import dev.elbo4j.cuda.CudaContext;
+import dev.elbo4j.cuda.CudaStream;
+import dev.elbo4j.cuda.DeviceBuffer;
+
+/**
+ * The argument checks every launcher makes before it launches anything: dimensions, buffer sizes against the
+ * shape, open buffers of the launcher's context, outputs that do not overlap inputs. Every message names the
+ * argument, the shape it needs and what it got, so a wrong call is fixed from the message alone.
+ */
+final class LaunchChecks {
+    /** The kernels index elements with 32-bit ints: no tensor may hold more. */
+    static final long MAX_ELEMENTS = Integer.MAX_VALUE;
+
+    private LaunchChecks() {
+    }
+
+    /** Throws unless {@code value >= 1}. */
+    static void positive(int value, String name) {
+        if (value < 1) {
+            throw new IllegalArgumentException(name + " must be at least 1 but is " + value);
+        }
+    }
+
+    /** Throws unless {@code value} is finite. */
+    static void finite(float value, String name) {
+        if (!Float.isFinite(value)) {
+            throw new IllegalArgumentException(name + " must be finite but is " + value);
+        }
+    }
+
+    /**
+     * The number of elements of a tensor of shape {@code dims}, which must fit the kernels' 32-bit indices.
+     *
+     * @param what the tensor and its shape in symbols, e.g. "logits (K x B x D)"
+     */
+    static long elements(String what, int... dims) {
+        long product = 1;
+        for (int dim : dims) {
+            product *= dim;
+            if (product > MAX_ELEMENTS) {
+                throw new IllegalArgumentException(what + " = " + render(dims) + " has more than " + MAX_ELEMENTS
+                        + " elements: the kernels index with 32-bit ints");
+            }
+        }
+        return product;
+    }
+
+    /** Throws unless the stream is null (the default stream) or an open stream of {@code context}. */
+    static void stream(CudaStream stream, CudaContext context) {
+        if (stream == null) {
+            return;
+        }
+        if (stream.isClosed()) {
+            throw new IllegalStateException("stream " + stream + " is closed");
+        }
+        if (stream.context() != context) {
+            throw new IllegalArgumentException("stream " + stream + " belongs to another context than the kernels");
+        }
+    }
+
+    /**
+     * Checks a required buffer: not null, open, of {@code context}, and holding at least {@code elements}
+     * elements of {@code elementBytes} bytes.
+     *
+     * @param name  the argument's name ("logits")
+     * @param shape its shape in symbols and numbers ("K x B x D = 1 x 4 x 784")
+     */
+    static void buffer(DeviceBuffer buffer, String name, String shape, long elements, int elementBytes,
+                       CudaContext context) {
+        Objects.requireNonNull(buffer, name);
+        if (buffer.isClosed()) {
+            throw new IllegalStateException(name + " (" + buffer + ") is closed");
+        }
+        if (buffer.context() != context) {
+            throw new IllegalArgumentException(name + " belongs to another context than the kernels");
+        }
+        long needed = elements * elementBytes;
+        if (buffer.byteSize() < needed) {
+            throw new IllegalArgumentException(name + " holds " + buffer.byteSize() + " bytes but " + shape + " needs "
+                    + elements + (elementBytes == Float.BYTES ? " floats" : " bytes") + " (" + needed + " bytes)");
+        }
+    }
+
+    /** {@link #buffer} for float32 tensors. */
+    static void floats(DeviceBuffer buffer, String name, String shape, long elements, CudaContext context) {
+        buffer(buffer, name, shape, elements, Float.BYTES, context);
+    }
+
+    /** {@link #floats} when the buffer is given; nothing when it is null (an optional output). */
+    static void optionalFloats(DeviceBuffer buffer, String name, String shape, long elements, CudaContext context) {
+        if (buffer != null) {
+            floats(buffer, name, shape, elements, context);
+        }
+    }
+
+    /**
+     * Throws when the first {@code aBytes} bytes of {@code a} and the first {@code bBytes} of {@code b} share
+     * memory (an output written over an input, or two outputs over each other). Null buffers never overlap.
+     */
+    static void disjoint(DeviceBuffer a, long aBytes, String aName, DeviceBuffer b, long bBytes, String bName) {
+        if (a == null || b == null) {
+            return;
+        }
+        long aStart = a.address();
+        long bStart = b.address();
+        if (aStart < bStart + bBytes && bStart < aStart + aBytes) {
+            throw new IllegalArgumentException(aName + " and " + bName + " overlap in device memory ("
+                    + aName + " bytes [0x" + Long.toHexString(aStart) + ", +" + aBytes + "), " + bName
+                    + " bytes [0x" + Long.toHexString(bStart) + ", +" + bBytes + ")): the kernel reads one while it writes"
+                    + " the other");
+        }
+    }
+
+    /** The kernel argument for an optional buffer: the buffer, or a null device pointer. */
+    static Object pointerOrNull(DeviceBuffer buffer) {
+        return buffer == null ? (Object) 0L : buffer;
+    }
+
+    /** Whether a device address is 16-byte aligned (the kernels' float4 accesses need it). */
+    static boolean aligned16(long address) {
+        return (address & 15) == 0;
+    }
+
+    /** {@code ceil(work / perBlock)} as a grid size. */
+    static int blocks(long work, int perBlock) {
+        long blocks = (work + perBlock - 1) / perBlock;
+        if (blocks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(work + " work items need " + blocks + " blocks, more than a grid holds");
+        }
+        return (int) Math.max(1, blocks);
+    }
+
+    /** "2 x 3 x 4". */
+    static String render(int... dims) {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < dims.length; i++) {
+            text.append(i == 0 ? "" : " x ").append(dims[i]);
+        }
+        return text.toString();
+    }
+}

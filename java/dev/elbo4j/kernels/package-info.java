@@ -1,0 +1,28 @@
+/**
+ * Typed launchers of the fused ELBO kernels ({@code kernels/*.cu}), one class per fused operation, and the unfused
+ * baseline that computes the same functions as a sequence of one-purpose kernels:
+ * <ul>
+ *   <li>{@link dev.elbo4j.kernels.LatentKernels}: reparameterization forward (noise drawn in the kernel, samples,
+ *       per-row KL, optionally the IWAE log-density ratio) and backward (noise regenerated or read back);</li>
+ *   <li>{@link dev.elbo4j.kernels.BernoulliKernels}: the Bernoulli loss and logit gradient in one pass, float or
+ *       pixel data, optional dynamic binarization;</li>
+ *   <li>{@link dev.elbo4j.kernels.GaussianKernels}: the Gaussian loss and gradients in three log-variance
+ *       modes;</li>
+ *   <li>{@link dev.elbo4j.kernels.ElboReduction}: the batch loss and mean ELBO from per-row terms;</li>
+ *   <li>{@link dev.elbo4j.kernels.IwaeKernels}: the importance-weighted bound per row;</li>
+ *   <li>{@link dev.elbo4j.kernels.UnfusedElbo}: all of the above, unfused, with the same arguments.</li>
+ * </ul>
+ * The functions are those of {@code spec/elbo-math.md}; the CPU reference ({@code dev.elbo4j.reference}) is the
+ * oracle the tests hold them to. Rules that hold throughout:
+ * <ul>
+ *   <li>Every argument is checked in Java before anything is launched: dimensions at least 1, each buffer open, of
+ *       the launcher's context and large enough for its shape (larger is allowed: only the prefix the shape names
+ *       is used), outputs not overlapping inputs. A wrong call throws {@link java.lang.IllegalArgumentException}
+ *       (or {@link java.lang.IllegalStateException} for a closed buffer) naming the argument and the shape.</li>
+ *   <li>Work is enqueued on the given {@link dev.elbo4j.cuda.CudaStream} ({@code null}: the legacy default stream)
+ *       and nothing is allocated per call, so a sequence of calls can be captured into a CUDA graph.</li>
+ *   <li>Sums are tree reductions in a fixed order, and noise is counter-based Philox: the same inputs, seed and
+ *       offset give the same bits on the same device.</li>
+ * </ul>
+ */
+package dev.elbo4j.kernels;

@@ -1,0 +1,91 @@
+// Tree reductions in a fixed order: warp shuffles inside a warp, shared memory across the warps of a
+// block. No atomics, so the same inputs give the same bits on every run (spec: "reductions are tree
+// reductions in a fixed order").
+#pragma once
+
+#define ELBO4J_FULL_MASK 0xffffffffu
+#define ELBO4J_WARP 32
+
+// Sum over an aligned team of `width` lanes (a power of two, 1..32): lanes [t*width, (t+1)*width) of the
+// warp. A butterfly: every lane of the team ends with the same bits, because each step adds the same two
+// values (a + b == b + a in IEEE arithmetic). Every lane of the warp must call it (the shuffles are
+// warp-wide exchange points); width must be the same in all lanes.
+static __device__ __forceinline__ float elbo4j_team_sum(float value, int width) {
+  for (int stride = width >> 1; stride > 0; stride >>= 1) {
+    value += __shfl_xor_sync(ELBO4J_FULL_MASK, value, stride);
+  }
+  return value;
+}
+
+static __device__ __forceinline__ double elbo4j_team_sum_double(double value, int width) {
+  for (int stride = width >> 1; stride > 0; stride >>= 1) {
+    value += __shfl_xor_sync(ELBO4J_FULL_MASK, value, stride);
+  }
+  return value;
+}
+
+static __device__ __forceinline__ float elbo4j_warp_sum(float value) {
+#pragma unroll
+  for (int stride = ELBO4J_WARP / 2; stride > 0; stride >>= 1) {
+    value += __shfl_xor_sync(ELBO4J_FULL_MASK, value, stride);
+  }
+  return value;
+}
+
+static __device__ __forceinline__ double elbo4j_warp_sum_double(double value) {
+#pragma unroll
+  for (int stride = ELBO4J_WARP / 2; stride > 0; stride >>= 1) {
+    value += __shfl_xor_sync(ELBO4J_FULL_MASK, value, stride);
+  }
+  return value;
+}
+
+// Sum over all threads of the block, returned to every thread. blockDim.x must be a multiple of 32 and at
+// most 1024; `partials` is a static __shared__ array of at least 32 doubles owned by the caller. Every
+// thread of the block must call it.
+static __device__ __forceinline__ double elbo4j_block_sum_double(double value, double* partials) {
+  const int lane = threadIdx.x % ELBO4J_WARP;
+  const int warp = threadIdx.x / ELBO4J_WARP;
+  const int warps = blockDim.x / ELBO4J_WARP;
+  value = elbo4j_warp_sum_double(value);
+  if (lane == 0) partials[warp] = value;
+  // Every warp's partial is in shared memory before warp 0 reads them.
+  __syncthreads();
+  // Every warp sums the partials the same way, so every thread gets the same bits.
+  double total = lane < warps ? partials[lane] : 0.0;
+  total = elbo4j_warp_sum_double(total);
+  // Every warp has read the partials before any thread returns and the caller may reuse `partials`.
+  __syncthreads();
+  return total;
+}
+
+// Column sums of a (rows x cols) float matrix, out[c] = scale * sum_r in[r][c], in a fixed order: the
+// block's 32 columns are split over 8 slices of rows (slice j takes rows j, j+8, ...), each summed in
+// row order in double, then the 8 slice sums are added in slice order. Launch with blockDim.x = 256 and
+// gridDim.x = ceil(cols / 32). Used for the per-dimension log-variance gradient (sum over the rows of
+// per-block partials) and by the unfused baseline.
+#define ELBO4J_COLUMN_SUM_COLUMNS 32
+#define ELBO4J_COLUMN_SUM_SLICES 8
+
+static __device__ __forceinline__ void elbo4j_column_sum(const float* __restrict__ in, int rows, int cols,
+                                                         float scale, float* __restrict__ out,
+                                                         double (*slice_sums)[ELBO4J_COLUMN_SUM_COLUMNS]) {
+  const int column_in_block = threadIdx.x % ELBO4J_COLUMN_SUM_COLUMNS;
+  const int slice = threadIdx.x / ELBO4J_COLUMN_SUM_COLUMNS;
+  const int column = blockIdx.x * ELBO4J_COLUMN_SUM_COLUMNS + column_in_block;
+  double sum = 0.0;
+  if (column < cols) {
+    for (int row = slice; row < rows; row += ELBO4J_COLUMN_SUM_SLICES) {
+      sum += in[(size_t)row * cols + column];
+    }
+  }
+  slice_sums[slice][column_in_block] = sum;
+  // All 8 slice sums of every column are in shared memory before slice 0 adds them.
+  __syncthreads();
+  if (slice == 0 && column < cols) {
+    double total = 0.0;
+#pragma unroll
+    for (int j = 0; j < ELBO4J_COLUMN_SUM_SLICES; ++j) total += slice_sums[j][column_in_block];
+    out[column] = (float)((double)scale * total);
+  }
+}

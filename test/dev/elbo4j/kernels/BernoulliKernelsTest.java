@@ -1,0 +1,246 @@
+package dev.elbo4j.kernels;
+
+import static dev.elbo4j.kernels.KernelAssertions.assertBitIdentical;
+import static dev.elbo4j.kernels.KernelAssertions.assertElementwise;
+import static dev.elbo4j.kernels.KernelAssertions.assertRowSums;
+import static dev.elbo4j.kernels.KernelAssertions.assertStillPoisoned;
+import static dev.elbo4j.kernels.KernelAssertions.poisoned;
+import static dev.elbo4j.kernels.KernelAssertions.upload;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import dev.elbo4j.cuda.CudaContext;
+import dev.elbo4j.cuda.CudaTestSupport;
+import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.reference.Bernoulli;
+import dev.elbo4j.reference.Targets;
+import dev.elbo4j.reference.TestRandom;
+
+/**
+ * The Bernoulli loss and gradient, fused ({@link BernoulliKernels}) and unfused ({@link UnfusedElbo}), against the
+ * CPU reference: logits beyond +-30 (and +-100, 0 exactly), x exactly 0 and 1, float and pixel data, with and
+ * without binarization, D = 1, D = 783, B = 1, K > 1.
+ */
+@Tag("cuda")
+@ExtendWith({CudaTestSupport.class, TestRandom.Extension.class})
+class BernoulliKernelsTest {
+    /** {K, B, D}. */
+    private static final int[][] SHAPES = {{1, 1, 1}, {1, 1, 783}, {1, 3, 784}, {2, 5, 783}, {3, 2, 4}, {1, 7, 130},
+            {2, 9, 3}};
+
+    private final CudaContext cuda;
+    private final BernoulliKernels fused;
+
+    BernoulliKernelsTest(CudaContext cuda) {
+        this.cuda = cuda;
+        this.fused = new BernoulliKernels(cuda);
+    }
+
+    static Stream<Arguments> variants() {
+        List<Arguments> out = new ArrayList<>();
+        for (Path path : Path.values()) {
+            for (TargetFormat format : TargetFormat.values()) {
+                out.add(Arguments.of(path, format, false));
+                out.add(Arguments.of(path, format, true));
+            }
+        }
+        return out.stream();
+    }
+
+    /** Random data of one format: the device bytes and the reference's view of them. */
+    private record Data(float[] values, byte[] pixels, Targets targets) {
+        static Data random(TestRandom random, TargetFormat format, int count) {
+            return switch (format) {
+                case FLOAT32 -> {
+                    float[] values = random.unitValues(count);
+                    yield new Data(values, null, Targets.values(values));
+                }
+                case PIXELS_U8 -> {
+                    byte[] pixels = random.pixels(count);
+                    yield new Data(null, pixels, Targets.pixels(pixels));
+                }
+            };
+        }
+
+        DeviceBuffer upload(CudaContext cuda) {
+            return values != null ? KernelAssertions.upload(cuda, values) : KernelAssertions.upload(cuda, pixels);
+        }
+    }
+
+    private record Result(float[] logProb, float[] grad) {
+    }
+
+    /** Runs one path with poisoned outputs; {@code withGrad} false asks for the log-likelihood alone. */
+    private Result run(Path path, float[] logits, Data data, TargetFormat format, Binarization binarization,
+                       int samples, int batch, int dims, float gradScale, boolean withGrad) {
+        int rows = samples * batch;
+        try (DeviceBuffer logitBuffer = upload(cuda, logits); DeviceBuffer x = data.upload(cuda);
+             DeviceBuffer logProb = poisoned(cuda, rows);
+             DeviceBuffer grad = withGrad ? poisoned(cuda, (long) rows * dims) : null) {
+            switch (path) {
+                case FUSED -> fused.lossAndGradient(null, logitBuffer, x, format, binarization, samples, batch, dims,
+                        gradScale, logProb, grad);
+                case UNFUSED -> {
+                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, dims, 1)) {
+                        unfused.bernoulliLossAndGradient(null, logitBuffer, x, format, binarization, samples, batch,
+                                dims, gradScale, logProb, grad);
+                        cuda.synchronize();
+                    }
+                }
+            }
+            return new Result(logProb.toFloatArray(), withGrad ? grad.toFloatArray() : null);
+        }
+    }
+
+    private void checkAgainstReference(Path path, TargetFormat format, boolean binarize, int samples, int batch,
+                                       int dims, boolean withGrad, TestRandom random) {
+        String where = path + " " + format + (binarize ? " binarized" : "") + " K x B x D = " + samples + " x "
+                + batch + " x " + dims;
+        float[] logits = random.logits(samples * batch * dims);
+        Data data = Data.random(random, format, batch * dims);
+        Binarization binarization = binarize ? new Binarization(random.nextLong(), random.nextInt(1 << 30)) : null;
+        Targets targets = binarize ? data.targets().binarized(binarization.seed(), binarization.offset())
+                : data.targets();
+        float gradScale = 1f / (samples * batch);
+
+        float[] logProb = new float[samples * batch];
+        float[] grad = new float[samples * batch * dims];
+        Bernoulli.logProbAndGrad(logits, targets, samples, batch, dims, gradScale, logProb, grad);
+
+        Result gpu = run(path, logits, data, format, binarization, samples, batch, dims, gradScale, withGrad);
+        assertRowSums(where + ": logProb", gpu.logProb(), logProb, magnitudes(logits, targets, samples, batch, dims));
+        if (withGrad) {
+            assertElementwise(where + ": grad", gpu.grad(), grad);
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1} binarized={2}")
+    @MethodSource("variants")
+    void lossAndGradientMatchTheReference(Path path, TargetFormat format, boolean binarize, TestRandom random) {
+        for (int[] shape : SHAPES) {
+            checkAgainstReference(path, format, binarize, shape[0], shape[1], shape[2], true, random);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Path.class)
+    void logProbAloneMatchesTheReference(Path path, TestRandom random) {
+        checkAgainstReference(path, TargetFormat.FLOAT32, false, 2, 3, 783, false, random);
+        checkAgainstReference(path, TargetFormat.PIXELS_U8, true, 1, 4, 784, false, random);
+    }
+
+    /** The MNIST training step: 4096 rows of 784 binarized pixels. */
+    @Test
+    void aFullBatchOfBinarizedPixelsMatchesTheReference(TestRandom random) {
+        checkAgainstReference(Path.FUSED, TargetFormat.PIXELS_U8, true, 1, 4096, 784, true, random);
+    }
+
+    @Test
+    void aLargerUnfusedBatchMatchesTheReference(TestRandom random) {
+        checkAgainstReference(Path.UNFUSED, TargetFormat.FLOAT32, true, 1, 256, 784, true, random);
+    }
+
+    @Test
+    void misalignedViewsTakeTheScalarPathWithTheSameResults(TestRandom random) {
+        int batch = 5, dims = 784;
+        float[] logits = random.logits(batch * dims);
+        float[] x = random.unitValues(batch * dims);
+        float[] logProb = new float[batch];
+        float[] grad = new float[batch * dims];
+        Bernoulli.logProbAndGrad(logits, Targets.values(x), 1, batch, dims, 1f / batch, logProb, grad);
+        float[] padded = new float[logits.length + 1];
+        System.arraycopy(logits, 0, padded, 1, logits.length);
+        try (DeviceBuffer logitBuffer = upload(cuda, padded); DeviceBuffer xBuffer = upload(cuda, x);
+             DeviceBuffer logProbBuffer = poisoned(cuda, batch); DeviceBuffer gradBuffer = poisoned(cuda, grad.length)) {
+            fused.lossAndGradient(null, logitBuffer.sliceFloats(1, logits.length), xBuffer, TargetFormat.FLOAT32, null,
+                    1, batch, dims, 1f / batch, logProbBuffer, gradBuffer);
+            assertRowSums("logProb through a misaligned view", logProbBuffer.toFloatArray(), logProb,
+                    magnitudes(logits, Targets.values(x), 1, batch, dims));
+            assertElementwise("grad through a misaligned view", gradBuffer.toFloatArray(), grad);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Path.class)
+    void theSameInputsGiveTheSameBits(Path path, TestRandom random) {
+        int samples = 2, batch = 19, dims = 783;
+        float[] logits = random.logits(samples * batch * dims);
+        Data data = Data.random(random, TargetFormat.PIXELS_U8, batch * dims);
+        Binarization binarization = new Binarization(random.nextLong(), random.nextInt(1 << 30));
+        Result first = run(path, logits, data, TargetFormat.PIXELS_U8, binarization, samples, batch, dims, 0.25f, true);
+        Result second = run(path, logits, data, TargetFormat.PIXELS_U8, binarization, samples, batch, dims, 0.25f, true);
+        assertBitIdentical(path + " logProb", first.logProb(), second.logProb());
+        assertBitIdentical(path + " grad", first.grad(), second.grad());
+    }
+
+    @Test
+    void refusedCallsThrowBeforeAnyLaunch(TestRandom random) {
+        int samples = 2, batch = 3, dims = 10;
+        int rows = samples * batch;
+        try (DeviceBuffer logits = upload(cuda, random.logits(rows * dims));
+             DeviceBuffer x = upload(cuda, random.unitValues(batch * dims));
+             DeviceBuffer pixels = upload(cuda, random.pixels(batch * dims - 1));
+             DeviceBuffer logProb = poisoned(cuda, rows); DeviceBuffer grad = poisoned(cuda, rows * dims);
+             UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, dims, 1)) {
+            TargetFormat f32 = TargetFormat.FLOAT32;
+            List<Runnable> refused = List.of(
+                    () -> fused.lossAndGradient(null, logits, x, f32, null, 0, batch, dims, 1f, logProb, grad),
+                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, 0, dims, 1f, logProb, grad),
+                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, 0, 1f, logProb, grad),
+                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, dims + 1, 1f, logProb,
+                            grad),
+                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples + 1, batch, dims, 1f, logProb,
+                            grad),
+                    () -> fused.lossAndGradient(null, logits, pixels, TargetFormat.PIXELS_U8, null, samples, batch,
+                            dims, 1f, logProb, grad),
+                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, dims, Float.NaN, logProb,
+                            grad),
+                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, dims, 1f, logProb, logits),
+                    () -> fused.lossAndGradient(null, logits, x, null, null, samples, batch, dims, 1f, logProb, grad),
+                    () -> unfused.bernoulliLossAndGradient(null, logits, x, f32, null, samples, batch, dims + 1, 1f,
+                            logProb, grad),
+                    () -> unfused.bernoulliLossAndGradient(null, logits, x, f32, null, samples, batch, dims, 1f,
+                            logProb, x));
+            for (int i = 0; i < refused.size(); i++) {
+                int call = i;
+                assertThrows(RuntimeException.class, refused.get(i)::run, "call " + call);
+            }
+            DeviceBuffer closed = upload(cuda, random.logits(rows * dims));
+            closed.close();
+            assertThrows(IllegalStateException.class,
+                    () -> fused.lossAndGradient(null, closed, x, f32, null, samples, batch, dims, 1f, logProb, grad));
+            assertThrows(IllegalStateException.class, () -> unfused.bernoulliLossAndGradient(null, closed, x, f32, null,
+                    samples, batch, dims, 1f, logProb, grad));
+            assertStillPoisoned("logProb", logProb.toFloatArray());
+            assertStillPoisoned("grad", grad.toFloatArray());
+        }
+    }
+
+    /** sum_d |x_d l_d - softplus(l_d)| per logits row, x after binarization. */
+    private static double[] magnitudes(float[] logits, Targets targets, int samples, int batch, int dims) {
+        double[] out = new double[samples * batch];
+        float[] row = new float[dims];
+        for (int b = 0; b < batch; b++) {
+            targets.row(b, dims, row);
+            for (int k = 0; k < samples; k++) {
+                int r = k * batch + b;
+                for (int d = 0; d < dims; d++) {
+                    double l = logits[r * dims + d];
+                    out[r] += Math.abs(row[d] * l - Bernoulli.softplus(l));
+                }
+            }
+        }
+        return out;
+    }
+}
