@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs on a build machine (JDK 25, Maven, nvcc): builds into target/gpu everything a GPU machine needs to run
+# the CUDA tests and the benchmarks with bench/gpu/run.sh. The GPU machine has CUDA, nvcc and Python but no
+# Java and no network, and target/gpu travels to it alone (at most ~60 MiB), so the bundle carries its own JRE:
+#   target/gpu/lib/           the library jar (with the kernels' fatbin), JMH, the JUnit console launcher, ...
+#   target/gpu/test-classes/  the compiled tests and benchmarks (JMH's generated harness and BenchmarkList)
+#   target/gpu/jre/           a Java 25 runtime jlink'd down to the modules these classes use
+#   target/gpu/ptxas-report.txt  the kernels' register/spill report from this build
+#   target/gpu/BUILD.txt      what was built, with which tools, and the sizes
+# usage: bench/gpu/prepare.sh [extra Maven arguments, e.g. -o]
+# env:   ELBO4J_JDK (default /usr/lib/jvm/temurin-25-jdk-amd64), ELBO4J_GPU_BUNDLE_MAX_MIB (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+jdk=${ELBO4J_JDK:-/usr/lib/jvm/temurin-25-jdk-amd64}
+max_mib=${ELBO4J_GPU_BUNDLE_MAX_MIB:-60}
+export JAVA_HOME=$jdk PATH="$jdk/bin:$PATH"
+bundle=target/gpu
+
+# The gpu-bundle profile copies the dependency jars into target/gpu/lib: start empty so no stale jar rides along.
+rm -rf "$bundle"
+echo "== build: mvn -DskipTests -Pgpu-bundle package =="
+mvn -B -ntp -DskipTests -Pgpu-bundle "$@" package </dev/null
+
+library_jar=$(find target -maxdepth 1 -name 'elbo4j-*.jar' ! -name '*-sources.jar' ! -name '*-javadoc.jar' ! -name '*-tests.jar' | head -1)
+if [ -z "$library_jar" ]; then
+  echo "prepare: no library jar in target/ after the build" >&2; exit 1
+fi
+cp "$library_jar" "$bundle/lib/"
+cp -r target/test-classes "$bundle/test-classes"
+if [ ! -f "$bundle/test-classes/META-INF/BenchmarkList" ]; then
+  echo "prepare: target/test-classes has no META-INF/BenchmarkList: the JMH annotation processor did not run" >&2
+  exit 1
+fi
+nvcc_release=none
+if unzip -l "$library_jar" dev/elbo4j/kernels/elbo4j.fatbin >/dev/null 2>&1; then
+  cp target/kernels/ptxas-report.txt "$bundle/ptxas-report.txt"
+  # The same nvcc native/build-kernels.sh picks: run.sh compares its release with the GPU driver's CUDA version.
+  nvcc=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+  nvcc_release=$("$nvcc" --version | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p')
+else
+  echo "prepare: WARNING: $library_jar carries no kernels (nvcc missing here); run.sh will compile them on the GPU machine"
+fi
+
+# The modules: what jdeps finds that the library and the test/benchmark classes use directly, plus what the
+# tools load reflectively or by name: JUnit's console launcher logs through java.logging and writes its XML
+# reports with java.xml; JMH reads the VM's state through java.management and uses sun.misc.Unsafe
+# (jdk.unsupported). jdeps does not follow the dependency jars (--no-recursive): commons-math3 (JMH's
+# statistics) and the JUnit launcher reference java.desktop and java.sql only from code these runs never load.
+# java.desktop is left out even where our own classes use it (image output of the command line): it alone
+# is ~15 MiB, which the size limit cannot afford, and the CUDA tests and benchmarks draw no images.
+classpath="$bundle/lib/*"
+own_modules=$(jdeps --multi-release 25 --ignore-missing-deps --no-recursive --print-module-deps \
+  --class-path "$classpath" "$bundle/lib/$(basename "$library_jar")" "$bundle/test-classes")
+modules=$(tr ',' '\n' <<< "$own_modules,java.logging,java.xml,java.management,jdk.unsupported" \
+  | grep -vx java.desktop | sort -u | paste -sd, -)
+echo "== jlink: $modules =="
+jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=zip-9 \
+  --output "$bundle/jre"
+
+{
+  echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+  echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit') $(git status --porcelain 2>/dev/null | wc -l) changed paths"
+  echo "library: $(basename "$library_jar")"
+  echo "nvcc_release=$nvcc_release"
+  echo "jre: $("$bundle/jre/bin/java" -version 2>&1 | head -1); modules: $modules"
+  echo "files:"
+  (cd "$bundle" && du -ab lib ptxas-report.txt 2>/dev/null | sort -k2)
+} > "$bundle/BUILD.txt"
+
+size=$(du -sb "$bundle" | cut -f1)
+size_mib=$(( (size + 1048575) / 1048576 ))
+echo "== target/gpu: ${size_mib} MiB (jre $(du -sh "$bundle/jre" | cut -f1), lib $(du -sh "$bundle/lib" | cut -f1), test-classes $(du -sh "$bundle/test-classes" | cut -f1)) =="
+if [ "$size_mib" -gt "$max_mib" ]; then
+  echo "prepare: target/gpu is ${size_mib} MiB, over the ${max_mib} MiB a device run can carry" >&2; exit 1
+fi
+echo "prepare: done. On the GPU machine: bench/gpu/run.sh (carry target/gpu)"

@@ -1,0 +1,387 @@
+package dev.elbo4j.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * Reads JMH result files ({@code -rf json}) of the benchmarks in this package, and optionally the PyTorch
+ * peer's JSON, and prints side-by-side tables: the device-to-device copy bandwidth, each fused kernel against
+ * its unfused sequence (time, ratio, achieved bandwidth and its share of the copy bandwidth), the GPU against
+ * the CPU reference, elbo4j against PyTorch on the same GPU, and the performance targets met or missed.
+ *
+ * <p>Conventions it relies on (see {@link Traffic}): a benchmark class {@code <Operation>Bench} has methods
+ * {@code fused}, {@code unfused} and {@code cpu}; GPU methods count {@code gpuNanos} (CUDA-event time),
+ * {@code calls} and {@code bytesMoved}; the primary metric is the wall time per call in average-time mode.
+ *
+ * <pre>usage: report [--pytorch PEER.json] JMH.json...</pre>
+ */
+@Command(name = "report", mixinStandardHelpOptions = true,
+        description = "Side-by-side tables from JMH results (-rf json) of dev.elbo4j.bench, and the PyTorch peer's.")
+public final class Report implements Callable<Integer> {
+    /** The share of the copy bandwidth the Bernoulli loss-and-gradient kernel must reach at B = 4096. */
+    static final double BERNOULLI_TARGET_SHARE = 0.85;
+
+    @Parameters(arity = "1..*", paramLabel = "JMH.json", description = "JMH result files, e.g. one per class")
+    private List<Path> jmhFiles;
+
+    @Option(names = "--pytorch", paramLabel = "PEER.json",
+            description = "the output of bench/pytorch/elbo_peer.py on the same GPU")
+    private Path peerFile;
+
+    private Report() {
+    }
+
+    public static void main(String[] args) {
+        CommandLine command = new CommandLine(new Report())
+                // A missing or malformed file: one line naming it, not a stack trace.
+                .setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    cmd.getErr().println("report: " + e);
+                    return 1;
+                });
+        System.exit(command.execute(args));
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        List<Measurement> measurements = new ArrayList<>();
+        for (Path file : jmhFiles) {
+            measurements.addAll(readJmh(file));
+        }
+        List<PeerMeasurement> peer = peerFile == null ? List.of() : readPeer(peerFile);
+        print(measurements, peer, System.out);
+        return 0;
+    }
+
+    /**
+     * One benchmark result. Times in microseconds per call; {@code gpuMicros} and {@code bytesPerCall} are NaN
+     * when the benchmark did not count them. {@code backend}: the {@code elbo4j.cuda.library} the JVM ran with,
+     * empty for the real CUDA driver.
+     */
+    record Measurement(String operation, String method, Map<String, String> params, double wallMicros,
+                       double gpuMicros, double bytesPerCall, String backend) {
+        /** Bytes per nanosecond of GPU time, i.e. GB/s (NaN without GPU time). */
+        double gpuGigabytesPerSecond() {
+            return bytesPerCall / (gpuMicros * 1e3);
+        }
+
+        String key() {
+            return operation + " " + formatParams(params);
+        }
+    }
+
+    /** One PyTorch peer result: GPU microseconds per call measured with CUDA events. */
+    record PeerMeasurement(String operation, String variant, Map<String, String> params, double gpuMicros,
+                           double bytesPerCall) {
+    }
+
+    static List<Measurement> readJmh(Path file) throws IOException {
+        Object document = Json.parse(Files.readString(file));
+        if (!(document instanceof List<?> entries)) {
+            throw new IllegalArgumentException(file + ": not a JMH JSON result (expected a top-level array)");
+        }
+        List<Measurement> out = new ArrayList<>();
+        for (Object entry : entries) {
+            Map<String, Object> result = asObject(entry, file);
+            String benchmark = (String) result.get("benchmark");
+            String mode = (String) result.get("mode");
+            if (!"avgt".equals(mode)) {
+                throw new IllegalArgumentException(file + ": " + benchmark + " ran in mode " + mode
+                        + "; the report reads average-time results only (-bm avgt)");
+            }
+            int methodDot = benchmark.lastIndexOf('.');
+            String className = benchmark.substring(benchmark.lastIndexOf('.', methodDot - 1) + 1, methodDot);
+            String operation = className.endsWith("Bench")
+                    ? className.substring(0, className.length() - "Bench".length()) : className;
+            Map<String, String> params = new TreeMap<>();
+            Object rawParams = result.get("params");
+            if (rawParams != null) {
+                asObject(rawParams, file).forEach((name, value) -> params.put(name, String.valueOf(value)));
+            }
+            Map<String, Object> primary = asObject(result.get("primaryMetric"), file);
+            double wallMicros = toMicros(number(primary.get("score")), (String) primary.get("scoreUnit"),
+                    benchmark);
+            Map<String, Object> secondary = result.get("secondaryMetrics") == null
+                    ? Map.of() : asObject(result.get("secondaryMetrics"), file);
+            double calls = secondaryScore(secondary, "calls");
+            double gpuNanos = secondaryScore(secondary, "gpuNanos");
+            double bytes = secondaryScore(secondary, "bytesMoved");
+            double gpuMicros = calls > 0 && gpuNanos > 0 ? gpuNanos / calls / 1e3 : Double.NaN;
+            double bytesPerCall = calls > 0 && bytes > 0 ? bytes / calls : Double.NaN;
+            out.add(new Measurement(operation, benchmark.substring(methodDot + 1), params, wallMicros, gpuMicros,
+                    bytesPerCall, backendOf(result.get("jvmArgs"))));
+        }
+        return out;
+    }
+
+    static List<PeerMeasurement> readPeer(Path file) throws IOException {
+        Map<String, Object> document = asObject(Json.parse(Files.readString(file)), file);
+        Object results = document.get("results");
+        if (!(results instanceof List<?> entries)) {
+            throw new IllegalArgumentException(file + ": no \"results\" array");
+        }
+        List<PeerMeasurement> out = new ArrayList<>();
+        for (Object entry : entries) {
+            Map<String, Object> result = asObject(entry, file);
+            Map<String, String> params = new TreeMap<>();
+            asObject(result.get("params"), file).forEach((name, value) -> params.put(name, paramText(value)));
+            out.add(new PeerMeasurement((String) result.get("operation"), (String) result.get("variant"), params,
+                    number(result.get("gpu_us_per_call")), number(result.get("bytes_per_call"))));
+        }
+        return out;
+    }
+
+    /** The value of {@code -Delbo4j.cuda.library=} among a JMH result's JVM arguments ("" when absent or empty). */
+    private static String backendOf(Object jvmArgs) {
+        String option = "-Delbo4j.cuda.library=";
+        if (jvmArgs instanceof List<?> arguments) {
+            for (Object argument : arguments) {
+                if (argument instanceof String text && text.startsWith(option)) {
+                    return text.substring(option.length()).strip();
+                }
+            }
+        }
+        return "";
+    }
+
+    static void print(List<Measurement> measurements, List<PeerMeasurement> peer, PrintStream out) {
+        Optional<Measurement> copy = measurements.stream()
+                .filter(m -> m.operation().equals("DeviceCopy") && !Double.isNaN(m.gpuGigabytesPerSecond()))
+                .max(Comparator.comparingDouble(Measurement::bytesPerCall));
+        double copyBandwidth = copy.map(Measurement::gpuGigabytesPerSecond).orElse(Double.NaN);
+
+        out.println("elbo4j benchmark report");
+        out.println("GPU times are CUDA-event times per call over a batch of back-to-back calls; wall times are");
+        out.println("JMH's average per call (launches plus one synchronization per batch). GB/s = the bytes the");
+        out.println("operation must read and write once / GPU time.");
+        measurements.stream().map(Measurement::backend).filter(backend -> !backend.isEmpty()).distinct()
+                .forEach(backend -> out.println("NOTE: run with elbo4j.cuda.library=" + backend
+                        + " instead of the CUDA driver: for the emulator, these \"GPU\" times measure the CPU."));
+        out.println();
+
+        Table copies = new Table("Device-to-device copy (cuMemcpyDtoD; bytes = read + write)", 1,
+                "params", "GPU us/copy", "GB/s");
+        measurements.stream().filter(m -> m.operation().equals("DeviceCopy"))
+                .forEach(m -> copies.row(formatParams(m.params()), fixed(m.gpuMicros()),
+                        fixed(m.gpuGigabytesPerSecond())));
+        copies.print(out);
+        out.println(copy.isPresent()
+                ? "reference bandwidth: " + fixed(copyBandwidth) + " GB/s (the largest copy)"
+                : "reference bandwidth: none measured (run DeviceCopyBench in the same session)");
+        out.println();
+
+        Map<String, Map<String, Measurement>> byKey = new LinkedHashMap<>();
+        measurements.stream()
+                .filter(m -> !m.operation().equals("DeviceCopy"))
+                .sorted(Comparator.comparing(Measurement::operation)
+                        .thenComparing(m -> batchOf(m.params()))
+                        .thenComparing(m -> formatParams(m.params())))
+                .forEach(m -> byKey.computeIfAbsent(m.key(), k -> new LinkedHashMap<>()).put(m.method(), m));
+
+        Table fusion = new Table("Fused vs unfused on the GPU (GPU time per call)", 2,
+                "operation", "params", "fused us", "unfused us", "unfused/fused", "fused GB/s", "% of copy",
+                "unfused GB/s", "fused wall us");
+        Table cpu = new Table("GPU vs the CPU reference (wall time per call)", 2,
+                "operation", "params", "GPU fused us", "CPU us", "CPU/GPU", "CPU GB/s");
+        List<String> targets = new ArrayList<>();
+        byKey.forEach((key, methods) -> {
+            Measurement fused = methods.get("fused");
+            Measurement unfused = methods.get("unfused");
+            Measurement reference = methods.get("cpu");
+            Measurement any = methods.values().iterator().next();
+            String operation = any.operation();
+            String params = formatParams(any.params());
+            if (reference != null) {
+                double gpuWall = fused == null ? Double.NaN : fused.wallMicros();
+                cpu.row(operation, params, fixed(gpuWall), fixed(reference.wallMicros()),
+                        ratio(reference.wallMicros() / gpuWall),
+                        fixed(reference.bytesPerCall() / (reference.wallMicros() * 1e3)));
+            }
+            if (fused == null) {
+                return;
+            }
+            double share = fused.gpuGigabytesPerSecond() / copyBandwidth;
+            fusion.row(operation, params, fixed(fused.gpuMicros()),
+                    unfused == null ? "-" : fixed(unfused.gpuMicros()),
+                    unfused == null ? "-" : ratio(unfused.gpuMicros() / fused.gpuMicros()),
+                    fixed(fused.gpuGigabytesPerSecond()), percent(share),
+                    unfused == null ? "-" : fixed(unfused.gpuGigabytesPerSecond()), fixed(fused.wallMicros()));
+            if (unfused != null) {
+                targets.add(verdict(fused.gpuMicros() < unfused.gpuMicros(), key + ": fused beats unfused ("
+                        + fixed(fused.gpuMicros()) + " vs " + fixed(unfused.gpuMicros()) + " us)"));
+            }
+            if (operation.equals("BernoulliLoss") && "4096".equals(fused.params().get("batch"))) {
+                targets.add(verdict(share >= BERNOULLI_TARGET_SHARE, key + ": reaches "
+                        + percent(share) + " of the copy bandwidth (target "
+                        + percent(BERNOULLI_TARGET_SHARE) + ")"));
+            }
+        });
+        fusion.print(out);
+        out.println();
+        cpu.print(out);
+        out.println();
+
+        if (!peer.isEmpty()) {
+            Table versus = new Table("elbo4j vs PyTorch on the same GPU (GPU time per call)", 3,
+                    "operation", "params", "PyTorch variant", "PyTorch us", "elbo4j fused us", "PyTorch/elbo4j",
+                    "PyTorch GB/s");
+            for (PeerMeasurement p : peer) {
+                Optional<Measurement> ours = measurements.stream()
+                        .filter(m -> m.operation().equals(p.operation()))
+                        .filter(m -> m.method().equals("fused") || m.operation().equals("DeviceCopy"))
+                        .filter(m -> m.params().entrySet().containsAll(p.params().entrySet()))
+                        .findFirst();
+                versus.row(p.operation(), formatParams(p.params()), p.variant(), fixed(p.gpuMicros()),
+                        ours.map(m -> fixed(m.gpuMicros())).orElse("-"),
+                        ours.map(m -> ratio(p.gpuMicros() / m.gpuMicros())).orElse("-"),
+                        fixed(p.bytesPerCall() / (p.gpuMicros() * 1e3)));
+            }
+            versus.print(out);
+            out.println();
+        }
+
+        out.println("Targets");
+        if (targets.isEmpty()) {
+            out.println("  (no fused/unfused pairs in these results)");
+        }
+        targets.forEach(line -> out.println("  " + line));
+    }
+
+    private static String verdict(boolean met, String what) {
+        return (met ? "met      " : "NOT MET  ") + what;
+    }
+
+    private static int batchOf(Map<String, String> params) {
+        String batch = params.get("batch");
+        return batch == null ? 0 : Integer.parseInt(batch);
+    }
+
+    static String formatParams(Map<String, String> params) {
+        StringBuilder text = new StringBuilder();
+        params.forEach((name, value) -> text.append(text.isEmpty() ? "" : " ").append(name).append('=').append(value));
+        return text.toString();
+    }
+
+    private static double toMicros(double score, String unit, String benchmark) {
+        return switch (unit) {
+            case "ns/op" -> score / 1e3;
+            case "us/op" -> score;
+            case "ms/op" -> score * 1e3;
+            case "s/op" -> score * 1e6;
+            default -> throw new IllegalArgumentException(benchmark + ": unexpected unit " + unit);
+        };
+    }
+
+    private static double secondaryScore(Map<String, Object> secondary, String name) {
+        Object metric = secondary.get(name);
+        if (metric == null) {
+            return Double.NaN;
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> fields = (Map<String, Object>) metric;
+        return number(fields.get("score"));
+    }
+
+    /** JMH writes non-finite numbers as strings ("NaN"). */
+    private static double number(Object value) {
+        return switch (value) {
+            case Double d -> d;
+            case String s -> Double.parseDouble(s);
+            case null -> Double.NaN;
+            default -> throw new IllegalArgumentException("not a number: " + value);
+        };
+    }
+
+    /** Parameters from Python may be numbers; they compare with JMH's string parameters as integers. */
+    private static String paramText(Object value) {
+        if (value instanceof Double d && d == Math.rint(d)) {
+            return Long.toString(d.longValue());
+        }
+        return String.valueOf(value);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> asObject(Object value, Path file) {
+        if (value instanceof Map<?, ?> map) {
+            return (Map<String, Object>) map;
+        }
+        throw new IllegalArgumentException(file + ": expected a JSON object, found " + value);
+    }
+
+    private static String fixed(double value) {
+        if (Double.isNaN(value)) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, value >= 100 ? "%.0f" : value >= 10 ? "%.1f" : "%.2f", value);
+    }
+
+    private static String ratio(double value) {
+        return Double.isNaN(value) ? "-" : String.format(Locale.ROOT, "%.2fx", value);
+    }
+
+    private static String percent(double share) {
+        return Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * share);
+    }
+
+    /**
+     * A plain-text table whose columns fit their widest cell: the first {@code textColumns} columns and the
+     * header left-aligned, the numbers right-aligned.
+     */
+    private static final class Table {
+        private final String title;
+        private final int textColumns;
+        private final List<String[]> rows = new ArrayList<>();
+        private final int columns;
+
+        Table(String title, int textColumns, String... header) {
+            this.title = title;
+            this.textColumns = textColumns;
+            this.columns = header.length;
+            rows.add(header);
+        }
+
+        void row(String... cells) {
+            if (cells.length != columns) {
+                throw new IllegalArgumentException(title + ": " + cells.length + " cells for " + columns + " columns");
+            }
+            rows.add(cells);
+        }
+
+        void print(PrintStream out) {
+            out.println(title);
+            if (rows.size() == 1) {
+                out.println("  (no results)");
+                return;
+            }
+            int[] widths = new int[columns];
+            for (String[] row : rows) {
+                for (int c = 0; c < columns; c++) {
+                    widths[c] = Math.max(widths[c], row[c].length());
+                }
+            }
+            for (String[] row : rows) {
+                StringBuilder line = new StringBuilder(" ");
+                for (int c = 0; c < columns; c++) {
+                    boolean text = c < textColumns || row == rows.getFirst();
+                    String format = " %" + (text ? "-" : "") + widths[c] + "s";
+                    line.append(String.format(Locale.ROOT, format, row[c]));
+                }
+                out.println(line.toString().stripTrailing());
+            }
+        }
+    }
+}
