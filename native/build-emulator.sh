@@ -84,6 +84,10 @@ else
   echo "[elbo4j] emulator: $outdir/libelbo4j-cudaemu.so ($variant, $(grep -c . "$outdir/gen/kernels.list" || true) kernel source(s))"
 fi
 
+if [ "$variant" = asan ]; then
+  echo "[elbo4j] emulator (asan): a JVM that loads it needs LD_PRELOAD=$("$cxx" -print-file-name=libasan.so) (mvn -Pasan sets it)"
+fi
+
 if [ "$action" = test ]; then
   fatbin_args=()
   [ -f "$outdir/test-kernels.fatbin" ] && fatbin_args=(--fatbin "$outdir/test-kernels.fatbin")

@@ -498,11 +498,13 @@ class WorkerPool {
       const long requested = std::strtol(env, nullptr, 10);
       if (requested >= 1 && requested <= 256) count = static_cast<unsigned>(requested);
     }
-    // Workers block every asynchronous signal: process signals (SIGINT, SIGQUIT for JVM thread
-    // dumps, ...) go to the host program's own threads.
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    // Workers block the asynchronous signals: process signals (SIGINT, SIGQUIT for JVM thread dumps,
+    // ...) go to the host program's own threads. Faults (a kernel's stray access) stay deliverable, so
+    // the JVM's or AddressSanitizer's handler reports them.
+    sigset_t blocked, previous;
+    sigfillset(&blocked);
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&blocked, fault);
+    pthread_sigmask(SIG_BLOCK, &blocked, &previous);
     for (unsigned i = 0; i < count; ++i) workers_.emplace_back([this, i] { work(i); });
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     for (std::thread& t : workers_) t.detach();
