@@ -16,9 +16,9 @@ import java.util.Objects;
  * k x n, or n x k when transposed). cuBLAS's column-major convention never reaches the caller.
  *
  * <p>Calls are asynchronous on the handle's stream. Shapes, strides and buffer sizes are checked in Java
- * first ({@link IllegalArgumentException}); C may not overlap A or B.
+ * first ({@link IllegalArgumentException}); C may not overlap A or B. {@link #close()} destroys the handle.
  */
-public final class Cublas implements AutoCloseable {
+public final class Cublas extends ContextResource {
     /** cublasMath_t: which shortcuts cuBLAS may take. */
     public enum MathMode {
         /** Tensor cores where they keep float32 results for float32 compute (CUBLAS_DEFAULT_MATH). */
@@ -35,14 +35,12 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
-    private final CudaContext context;
     private final CublasApi api;
     private final long handle;
     private final CudaStream stream;
-    private volatile boolean closed;
 
     private Cublas(CudaContext context, CublasApi api, long handle, CudaStream stream) {
-        this.context = context;
+        super(context);
         this.api = api;
         this.handle = handle;
         this.stream = stream;
@@ -126,34 +124,20 @@ public final class Cublas implements AutoCloseable {
         return stream;
     }
 
-    /** Whether {@link #close()} has been called (or the owning context closed). */
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /** Destroys the handle. Idempotent. */
+    /** Destroys the handle. */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        context.disown(this);
-        context.ensureCurrent();
+    void release() {
         api.check(api.destroy(handle), "cublasDestroy_v2", "");
     }
 
     @Override
-    public String toString() {
-        return "Cublas(" + api.library() + (closed ? ", closed)" : ")");
+    String identity() {
+        return api.library();
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+    @Override
+    void checkOpen() {
+        super.checkOpen();
         if (stream != null && stream.isClosed()) {
             throw new IllegalStateException(this + ": its stream " + stream + " is closed");
         }

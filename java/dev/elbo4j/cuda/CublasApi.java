@@ -1,19 +1,16 @@
 package dev.elbo4j.cuda;
 
+import static dev.elbo4j.cuda.Downcalls.unexpected;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The cuBLAS functions elbo4j calls, bound with FFM downcall handles (the {@code _v2} symbols that cublas_v2.h
@@ -60,36 +57,22 @@ final class CublasApi {
 
     CublasApi(SymbolLookup symbols, String library) {
         this.library = library;
-        Linker linker = Linker.nativeLinker();
-        List<String> missing = new ArrayList<>();
-        cublasCreate = bind(symbols, linker, missing, "cublasCreate_v2", JAVA_INT, ADDRESS);
-        cublasDestroy = bind(symbols, linker, missing, "cublasDestroy_v2", JAVA_INT, HANDLE);
-        cublasSetStream = bind(symbols, linker, missing, "cublasSetStream_v2", JAVA_INT, HANDLE, HANDLE);
-        cublasSetMathMode = bind(symbols, linker, missing, "cublasSetMathMode", JAVA_INT, HANDLE, JAVA_INT);
-        cublasGetVersion = bind(symbols, linker, missing, "cublasGetVersion_v2", JAVA_INT, HANDLE, ADDRESS);
-        cublasSgemm = bind(symbols, linker, missing, "cublasSgemm_v2", JAVA_INT,
+        Downcalls bind = new Downcalls(symbols, library);
+        cublasCreate = bind.required("cublasCreate_v2", ADDRESS);
+        cublasDestroy = bind.required("cublasDestroy_v2", HANDLE);
+        cublasSetStream = bind.required("cublasSetStream_v2", HANDLE, HANDLE);
+        cublasSetMathMode = bind.required("cublasSetMathMode", HANDLE, JAVA_INT);
+        cublasGetVersion = bind.required("cublasGetVersion_v2", HANDLE, ADDRESS);
+        cublasSgemm = bind.required("cublasSgemm_v2",
                 HANDLE, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 ADDRESS, DEVICE_POINTER, JAVA_INT, DEVICE_POINTER, JAVA_INT, ADDRESS, DEVICE_POINTER, JAVA_INT);
-        cublasGemmEx = bind(symbols, linker, missing, "cublasGemmEx", JAVA_INT,
+        cublasGemmEx = bind.required("cublasGemmEx",
                 HANDLE, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 ADDRESS, DEVICE_POINTER, JAVA_INT, JAVA_INT, DEVICE_POINTER, JAVA_INT, JAVA_INT,
                 ADDRESS, DEVICE_POINTER, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
-        List<String> optional = new ArrayList<>();
-        cublasGetStatusString = bind(symbols, linker, optional, "cublasGetStatusString", ADDRESS, JAVA_INT);
-        if (!missing.isEmpty()) {
-            throw new CudaUnavailableException("the cuBLAS library lacks functions elbo4j needs",
-                    List.of(library + ": missing " + String.join(", ", missing)), "elbo4j needs cuBLAS 12 or 13.");
-        }
-    }
-
-    private static MethodHandle bind(SymbolLookup symbols, Linker linker, List<String> missing, String name,
-                                     MemoryLayout result, MemoryLayout... arguments) {
-        Optional<MemorySegment> symbol = symbols.find(name);
-        if (symbol.isEmpty()) {
-            missing.add(name);
-            return null;
-        }
-        return linker.downcallHandle(symbol.get(), FunctionDescriptor.of(result, arguments));
+        // const char *cublasGetStatusString(cublasStatus_t)
+        cublasGetStatusString = bind.optional("cublasGetStatusString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        bind.requireAllFound("the cuBLAS library lacks functions elbo4j needs", "elbo4j needs cuBLAS 12 or 13.");
     }
 
     String library() {
@@ -117,16 +100,6 @@ final class CublasApi {
         } catch (Throwable t) {
             throw unexpected(t);
         }
-    }
-
-    private static RuntimeException unexpected(Throwable t) {
-        if (t instanceof RuntimeException runtime) {
-            throw runtime;
-        }
-        if (t instanceof Error error) {
-            throw error;
-        }
-        throw new IllegalStateException("unexpected exception from a native call", t);
     }
 
     int create(MemorySegment handle) {

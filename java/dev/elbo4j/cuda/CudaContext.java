@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToIntFunction;
 
 /**
  * One device's primary context, retained for the life of this object, and the owner of everything created
@@ -38,7 +39,7 @@ public final class CudaContext implements AutoCloseable {
     static final String KERNELS_RESOURCE = "/dev/elbo4j/kernels/elbo4j.fatbin";
 
     /** Owned objects close in this order: nothing closes before something that may still use it. */
-    private static final List<Class<? extends AutoCloseable>> CLOSE_ORDER = List.of(
+    private static final List<Class<? extends ContextResource>> CLOSE_ORDER = List.of(
             CudaGraph.class, Cublas.class, CudaModule.class, CudaEvent.class, CudaStream.class, DeviceBuffer.class);
 
     private final CudaRuntime runtime;
@@ -46,7 +47,7 @@ public final class CudaContext implements AutoCloseable {
     private final int ordinal;
     private final int device;
     private final long handle;
-    private final Set<AutoCloseable> owned = ConcurrentHashMap.newKeySet();
+    private final Set<ContextResource> owned = ConcurrentHashMap.newKeySet();
     private final HostStaging defaultStreamStaging;
     private volatile boolean closed;
     private boolean closing;
@@ -122,13 +123,8 @@ public final class CudaContext implements AutoCloseable {
         if (bytes <= 0) {
             throw new IllegalArgumentException("device allocation size must be positive, got " + bytes + " bytes");
         }
-        ensureCurrent();
-        long address;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment pointer = arena.allocate(JAVA_LONG);
-            driver.check(driver.memAlloc(pointer, bytes), "cuMemAlloc_v2", "allocating " + bytes + " bytes");
-            address = pointer.get(JAVA_LONG, 0);
-        }
+        long address = create(pointer -> driver.memAlloc(pointer, bytes), "cuMemAlloc_v2",
+                "allocating " + bytes + " bytes");
         return own(new DeviceBuffer(this, address, bytes));
     }
 
@@ -146,26 +142,27 @@ public final class CudaContext implements AutoCloseable {
 
     /** Creates a stream that synchronizes with the legacy default stream (CU_STREAM_DEFAULT). */
     public CudaStream createStream() {
-        ensureCurrent();
-        long stream;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(JAVA_LONG);
-            driver.check(driver.streamCreate(out, DriverApi.CU_STREAM_DEFAULT), "cuStreamCreate");
-            stream = out.get(JAVA_LONG, 0);
-        }
+        long stream = create(out -> driver.streamCreate(out, DriverApi.CU_STREAM_DEFAULT), "cuStreamCreate", "");
         return own(new CudaStream(this, stream));
     }
 
     /** Creates an event that records timing (CU_EVENT_DEFAULT). */
     public CudaEvent createEvent() {
+        long event = create(out -> driver.eventCreate(out, DriverApi.CU_EVENT_DEFAULT), "cuEventCreate", "");
+        return own(new CudaEvent(this, event));
+    }
+
+    /**
+     * Makes this context current and runs a driver call that writes a new handle (or device address) to its
+     * 8-byte out-parameter; returns what it wrote.
+     */
+    private long create(ToIntFunction<MemorySegment> call, String symbol, String detail) {
         ensureCurrent();
-        long event;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG);
-            driver.check(driver.eventCreate(out, DriverApi.CU_EVENT_DEFAULT), "cuEventCreate");
-            event = out.get(JAVA_LONG, 0);
+            driver.check(call.applyAsInt(out), symbol, detail);
+            return out.get(JAVA_LONG, 0);
         }
-        return own(new CudaEvent(this, event));
     }
 
     /**
@@ -306,13 +303,13 @@ public final class CudaContext implements AutoCloseable {
         } catch (RuntimeException e) {
             failures.add(e);
         }
-        for (Class<? extends AutoCloseable> kind : CLOSE_ORDER) {
-            for (AutoCloseable resource : List.copyOf(owned)) {
+        for (Class<? extends ContextResource> kind : CLOSE_ORDER) {
+            for (ContextResource resource : List.copyOf(owned)) {
                 if (kind.isInstance(resource)) {
                     try {
                         resource.close();
-                    } catch (Exception e) {
-                        failures.add(e instanceof RuntimeException r ? r : new IllegalStateException(e));
+                    } catch (RuntimeException e) {
+                        failures.add(e);
                     }
                 }
             }
@@ -401,19 +398,19 @@ public final class CudaContext implements AutoCloseable {
                         + " (a fault inside a kernel is reported at the next synchronization)";
     }
 
-    <T extends AutoCloseable> T own(T resource) {
+    <T extends ContextResource> T own(T resource) {
         owned.add(resource);
         return resource;
     }
 
-    void disown(AutoCloseable resource) {
+    void disown(ContextResource resource) {
         owned.remove(resource);
     }
 
     private List<HostStaging> stagings() {
         List<HostStaging> stagings = new ArrayList<>();
         stagings.add(defaultStreamStaging);
-        for (AutoCloseable resource : owned) {
+        for (ContextResource resource : owned) {
             if (resource instanceof CudaStream stream) {
                 stagings.add(stream.staging());
             }

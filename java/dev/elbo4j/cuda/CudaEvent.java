@@ -4,15 +4,16 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import java.lang.foreign.MemorySegment;
 
-/** A CUDA event, for ordering and timing work on streams. Created by {@link CudaContext#createEvent()}. */
-public final class CudaEvent implements AutoCloseable {
-    private final CudaContext context;
+/**
+ * A CUDA event, for ordering and timing work on streams. Created by {@link CudaContext#createEvent()};
+ * {@link #close()} destroys it.
+ */
+public final class CudaEvent extends ContextResource {
     private final DriverApi driver;
     private final long handle;
-    private volatile boolean closed;
 
     CudaEvent(CudaContext context, long handle) {
-        this.context = context;
+        super(context);
         this.driver = context.driver();
         this.handle = handle;
     }
@@ -51,33 +52,14 @@ public final class CudaEvent implements AutoCloseable {
         return milliseconds.get(JAVA_FLOAT, 0);
     }
 
-    /** Whether {@link #close()} has been called (or the owning context closed). */
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /** Destroys the event. Idempotent. */
+    /** Destroys the event. */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        context.disown(this);
-        context.ensureCurrent();
+    void release() {
         driver.check(driver.eventDestroy(handle), "cuEventDestroy_v2");
     }
 
     @Override
-    public String toString() {
-        return "CudaEvent(0x" + Long.toHexString(handle) + (closed ? ", closed)" : ")");
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+    String identity() {
+        return hex(handle);
     }
 }

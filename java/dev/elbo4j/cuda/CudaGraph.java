@@ -3,15 +3,14 @@ package dev.elbo4j.cuda;
 /**
  * An instantiated CUDA graph (a CUgraphExec) made by {@link CudaContext#capture}: the captured work, replayed
  * as one launch. The buffers and modules the captured work used must stay open while the graph is launched.
+ * {@link #close()} destroys the executable graph.
  */
-public final class CudaGraph implements AutoCloseable {
-    private final CudaContext context;
+public final class CudaGraph extends ContextResource {
     private final DriverApi driver;
     private final long handle;
-    private volatile boolean closed;
 
     CudaGraph(CudaContext context, long handle) {
-        this.context = context;
+        super(context);
         this.driver = context.driver();
         this.handle = handle;
     }
@@ -24,33 +23,14 @@ public final class CudaGraph implements AutoCloseable {
         driver.check(driver.graphLaunch(handle, streamHandle), "cuGraphLaunch");
     }
 
-    /** Whether {@link #close()} has been called (or the owning context closed). */
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /** Destroys the executable graph. Idempotent. */
+    /** Destroys the executable graph. */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        context.disown(this);
-        context.ensureCurrent();
+    void release() {
         driver.check(driver.graphExecDestroy(handle), "cuGraphExecDestroy");
     }
 
     @Override
-    public String toString() {
-        return "CudaGraph(0x" + Long.toHexString(handle) + (closed ? ", closed)" : ")");
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+    String identity() {
+        return hex(handle);
     }
 }

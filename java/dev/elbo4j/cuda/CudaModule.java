@@ -13,21 +13,19 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A loaded module (PTX, cubin or fatbin) and its kernels. Created by {@link CudaContext#loadModule} or
- * {@link CudaContext#kernels()}; its {@link CudaFunction}s become unusable when it is closed.
+ * {@link CudaContext#kernels()}. {@link #close()} unloads it; its {@link CudaFunction}s then become unusable.
  */
-public final class CudaModule implements AutoCloseable {
+public final class CudaModule extends ContextResource {
     /** Bytes for each of the JIT's error and info logs. */
     private static final int JIT_LOG_BYTES = 16 * 1024;
 
-    private final CudaContext context;
     private final DriverApi driver;
     private final long handle;
     private final String description;
     private final Map<String, CudaFunction> functions = new ConcurrentHashMap<>();
-    private volatile boolean closed;
 
     private CudaModule(CudaContext context, long handle, String description) {
-        this.context = context;
+        super(context);
         this.driver = context.driver();
         this.handle = handle;
         this.description = description;
@@ -107,34 +105,20 @@ public final class CudaModule implements AutoCloseable {
         return context;
     }
 
-    /** Whether {@link #close()} has been called (or the owning context closed). */
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /** Unloads the module; its functions become unusable. Idempotent. */
+    /** Unloads the module; its functions become unusable. */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        context.disown(this);
-        context.ensureCurrent();
+    void release() {
         driver.check(driver.moduleUnload(handle), "cuModuleUnload", description);
     }
 
     @Override
-    public String toString() {
-        return "CudaModule(" + description + (closed ? ", closed)" : ")");
+    String identity() {
+        return description;
     }
 
+    @Override
     void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
+        super.checkOpen();
         context.checkOpen();
     }
 }

@@ -8,18 +8,19 @@ import java.lang.foreign.MemorySegment;
  * A CUDA stream: work enqueued on it runs in order. Created by {@link CudaContext#createStream()}; it
  * synchronizes with the legacy default stream. Methods that take a stream accept {@code null} for the legacy
  * default stream.
+ *
+ * <p>{@link #close()} waits for the stream's work (completing pending downloads), frees its staging memory and
+ * destroys it; everything is released even when the wait fails, whose error is then thrown.
  */
-public final class CudaStream implements AutoCloseable {
-    private final CudaContext context;
+public final class CudaStream extends ContextResource {
     private final DriverApi driver;
     private final long handle;
     private final HostStaging staging;
-    private volatile boolean closed;
     /** The last kernel launched on this stream; named when a synchronization fails. */
     private volatile CudaFunction lastLaunch;
 
     CudaStream(CudaContext context, long handle) {
-        this.context = context;
+        super(context);
         this.driver = context.driver();
         this.handle = handle;
         this.staging = new HostStaging(driver);
@@ -61,25 +62,12 @@ public final class CudaStream implements AutoCloseable {
         return context;
     }
 
-    /** Whether {@link #close()} has been called (or the owning context closed). */
-    public boolean isClosed() {
-        return closed;
-    }
-
     /**
      * Waits for the stream's work (completing pending downloads), frees its staging memory and destroys it.
-     * Idempotent; everything is released even when the wait fails, whose error is then thrown.
+     * Everything is released even when the wait fails, whose error is then thrown.
      */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        context.disown(this);
-        context.ensureCurrent();
+    void release() {
         int synchronizedResult = driver.streamSynchronize(handle);
         if (synchronizedResult == DriverApi.CUDA_SUCCESS) {
             staging.completed();
@@ -95,8 +83,8 @@ public final class CudaStream implements AutoCloseable {
     }
 
     @Override
-    public String toString() {
-        return "CudaStream(0x" + Long.toHexString(handle) + (closed ? ", closed)" : ")");
+    String identity() {
+        return hex(handle);
     }
 
     HostStaging staging() {
@@ -105,11 +93,5 @@ public final class CudaStream implements AutoCloseable {
 
     void launched(CudaFunction function) {
         lastLaunch = function;
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
     }
 }

@@ -24,15 +24,18 @@ import java.util.Objects;
  * Copies to and from Java arrays cannot be captured into a graph (the staging memory is recycled at the next
  * synchronization): they throw {@link IllegalStateException} on a capturing stream. Device-to-device copies
  * and fills can be captured.
+ *
+ * <h2>Closing</h2>
+ * {@link #close()} frees the memory of an owning buffer; a view only becomes unusable. The caller makes sure
+ * no enqueued work still uses the buffer; {@link CudaContext#close()} waits for the device before freeing what
+ * it owns.
  */
-public final class DeviceBuffer implements AutoCloseable {
-    private final CudaContext context;
+public final class DeviceBuffer extends ContextResource {
     private final DriverApi driver;
     /** The buffer that owns the memory when this is a view, else null. */
     private final DeviceBuffer owner;
     private final long address;
     private final long byteSize;
-    private volatile boolean closed;
 
     /** An owning buffer over a fresh allocation. */
     DeviceBuffer(CudaContext context, long address, long byteSize) {
@@ -40,7 +43,7 @@ public final class DeviceBuffer implements AutoCloseable {
     }
 
     private DeviceBuffer(CudaContext context, DeviceBuffer owner, long address, long byteSize) {
-        this.context = context;
+        super(context);
         this.driver = context.driver();
         this.owner = owner;
         this.address = address;
@@ -63,8 +66,9 @@ public final class DeviceBuffer implements AutoCloseable {
     }
 
     /** Whether this buffer, or for a view the buffer it views, is closed. */
+    @Override
     public boolean isClosed() {
-        return closed || (owner != null && owner.closed);
+        return super.isClosed() || (owner != null && owner.isClosed());
     }
 
     /** Whether this is a view made by {@link #slice}. */
@@ -295,39 +299,34 @@ public final class DeviceBuffer implements AutoCloseable {
         fillIntsAsync(Float.floatToRawIntBits(value), stream);
     }
 
-    /**
-     * Frees the memory (a view only becomes unusable). Idempotent. The caller makes sure no enqueued work
-     * still uses the buffer; {@link CudaContext#close()} waits for the device before freeing what it owns.
-     */
+    /** Frees the memory of an owning buffer. */
     @Override
-    public void close() {
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        }
-        if (owner != null) {
-            return;
-        }
-        context.disown(this);
-        context.ensureCurrent();
+    void release() {
         driver.check(driver.memFree(address), "cuMemFree_v2", "freeing " + this);
     }
 
+    /** Views are never registered with the context and own no memory: closing one only makes it unusable. */
     @Override
-    public String toString() {
-        String kind = owner == null ? "DeviceBuffer(" : "DeviceBuffer view(";
-        return kind + byteSize + " bytes at 0x" + Long.toHexString(address) + (isClosed() ? ", closed)" : ")");
+    boolean registeredWithContext() {
+        return owner == null;
+    }
+
+    @Override
+    String kind() {
+        return owner == null ? "DeviceBuffer" : "DeviceBuffer view";
+    }
+
+    @Override
+    String identity() {
+        return byteSize + " bytes at " + hex(address);
     }
 
     // ---- checks and transfers ----------------------------------------------------------------------------
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException(this + " is closed");
-        }
-        if (owner != null && owner.closed) {
+    @Override
+    void checkOpen() {
+        super.checkOpen();
+        if (owner != null && owner.isClosed()) {
             throw new IllegalStateException(this + " is a view of " + owner + ", which is closed");
         }
         context.checkOpen();

@@ -1,19 +1,16 @@
 package dev.elbo4j.cuda;
 
+import static dev.elbo4j.cuda.Downcalls.unexpected;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
 
 /**
@@ -53,7 +50,6 @@ final class DriverApi {
     private static final MemoryLayout DEVICE_POINTER = JAVA_LONG;
 
     private final String library;
-    private final List<String> missingSymbols = new ArrayList<>();
 
     private final MethodHandle cuInit;
     private final MethodHandle cuDriverGetVersion;
@@ -120,7 +116,7 @@ final class DriverApi {
      */
     DriverApi(SymbolLookup symbols, String library) {
         this.library = library;
-        Binder bind = new Binder(symbols);
+        Downcalls bind = new Downcalls(symbols, library);
         cuInit = bind.required("cuInit", JAVA_INT);
         cuDriverGetVersion = bind.required("cuDriverGetVersion", ADDRESS);
         cuGetErrorName = bind.required("cuGetErrorName", JAVA_INT, ADDRESS);
@@ -180,34 +176,8 @@ final class DriverApi {
         cuGraphLaunch = bind.required("cuGraphLaunch", HANDLE, HANDLE);
         cuGraphExecDestroy = bind.required("cuGraphExecDestroy", HANDLE);
         cuGraphDestroy = bind.required("cuGraphDestroy", HANDLE);
-        if (!missingSymbols.isEmpty()) {
-            throw new CudaUnavailableException("the CUDA driver library lacks functions elbo4j needs",
-                    List.of(library + ": missing " + String.join(", ", missingSymbols)),
-                    "elbo4j needs a CUDA 12.0 or newer driver.");
-        }
-    }
-
-    /** Looks up symbols and links downcalls whose C return type is CUresult (an int). */
-    private final class Binder {
-        private final SymbolLookup symbols;
-        private final Linker linker = Linker.nativeLinker();
-
-        Binder(SymbolLookup symbols) {
-            this.symbols = symbols;
-        }
-
-        MethodHandle required(String name, MemoryLayout... arguments) {
-            MethodHandle handle = optional(name, arguments);
-            if (handle == null) {
-                missingSymbols.add(name);
-            }
-            return handle;
-        }
-
-        MethodHandle optional(String name, MemoryLayout... arguments) {
-            Optional<MemorySegment> symbol = symbols.find(name);
-            return symbol.map(s -> linker.downcallHandle(s, FunctionDescriptor.of(JAVA_INT, arguments))).orElse(null);
-        }
+        bind.requireAllFound("the CUDA driver library lacks functions elbo4j needs",
+                "elbo4j needs a CUDA 12.0 or newer driver.");
     }
 
     /** How the library was found (for messages and {@link CudaRuntime#describe()}). */
@@ -262,17 +232,6 @@ final class DriverApi {
         } catch (Throwable t) {
             throw unexpected(t);
         }
-    }
-
-    private static RuntimeException unexpected(Throwable t) {
-        if (t instanceof RuntimeException runtime) {
-            throw runtime;
-        }
-        if (t instanceof Error error) {
-            throw error;
-        }
-        // Downcalls declare Throwable but cannot throw checked exceptions.
-        throw new IllegalStateException("unexpected exception from a native call", t);
     }
 
     // ---- initialization and devices ----------------------------------------------------------------------
