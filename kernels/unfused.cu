@@ -78,6 +78,34 @@ static __device__ __forceinline__ Elbo4jQuad elbo4j_load_data_quad(const float* 
   for (size_t quad_index = (size_t)blockIdx.x * blockDim.x + threadIdx.x; 4 * quad_index < (size_t)(count); \
        quad_index += (size_t)gridDim.x * blockDim.x)
 
+// out[i] = op(in[i]) for `count` elements: the body of the one-input elementwise kernels.
+template <typename Op>
+static __device__ __forceinline__ void elbo4j_map_quads(const float* __restrict__ in, int count,
+                                                        float* __restrict__ out, Op op) {
+  const bool vector = elbo4j_aligned16(in) && elbo4j_aligned16(out);
+  ELBO4J_FOR_EACH_QUAD(q, count) {
+    Elbo4jQuad quad = elbo4j_load_quad(in, 4 * q, count, vector);
+#pragma unroll
+    for (int e = 0; e < 4; ++e) quad.v[e] = op(quad.v[e]);
+    elbo4j_store_quad(out, 4 * q, count, vector, quad);
+  }
+}
+
+// out[i] = op(a[i], b[i]) for `count` elements: the body of the two-input elementwise kernels.
+template <typename Op>
+static __device__ __forceinline__ void elbo4j_zip_quads(const float* __restrict__ a, const float* __restrict__ b,
+                                                        int count, float* __restrict__ out, Op op) {
+  const bool vector = elbo4j_aligned16(a) && elbo4j_aligned16(b) && elbo4j_aligned16(out);
+  ELBO4J_FOR_EACH_QUAD(q, count) {
+    const Elbo4jQuad x = elbo4j_load_quad(a, 4 * q, count, vector);
+    const Elbo4jQuad y = elbo4j_load_quad(b, 4 * q, count, vector);
+    Elbo4jQuad result;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) result.v[e] = op(x.v[e], y.v[e]);
+    elbo4j_store_quad(out, 4 * q, count, vector, result);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Noise.
 
@@ -198,41 +226,19 @@ elbo4j_unfused_latent_grad(const float* __restrict__ gz, const float* __restrict
 // out = a * b, count elements.
 extern "C" __global__ void __launch_bounds__(ELBO4J_UNFUSED_THREADS)
 elbo4j_unfused_multiply(const float* __restrict__ a, const float* __restrict__ b, int count, float* __restrict__ out) {
-  const bool vector = elbo4j_aligned16(a) && elbo4j_aligned16(b) && elbo4j_aligned16(out);
-  ELBO4J_FOR_EACH_QUAD(q, count) {
-    const Elbo4jQuad x = elbo4j_load_quad(a, 4 * q, count, vector);
-    const Elbo4jQuad y = elbo4j_load_quad(b, 4 * q, count, vector);
-    Elbo4jQuad product;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) product.v[e] = x.v[e] * y.v[e];
-    elbo4j_store_quad(out, 4 * q, count, vector, product);
-  }
+  elbo4j_zip_quads(a, b, count, out, [](float x, float y) { return x * y; });
 }
 
 // out = a + b (rounded once from double), count elements.
 extern "C" __global__ void __launch_bounds__(ELBO4J_UNFUSED_THREADS)
 elbo4j_unfused_add(const float* __restrict__ a, const float* __restrict__ b, int count, float* __restrict__ out) {
-  const bool vector = elbo4j_aligned16(a) && elbo4j_aligned16(b) && elbo4j_aligned16(out);
-  ELBO4J_FOR_EACH_QUAD(q, count) {
-    const Elbo4jQuad x = elbo4j_load_quad(a, 4 * q, count, vector);
-    const Elbo4jQuad y = elbo4j_load_quad(b, 4 * q, count, vector);
-    Elbo4jQuad sum;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) sum.v[e] = (float)((double)x.v[e] + (double)y.v[e]);
-    elbo4j_store_quad(out, 4 * q, count, vector, sum);
-  }
+  elbo4j_zip_quads(a, b, count, out, [](float x, float y) { return (float)((double)x + (double)y); });
 }
 
 // out[i] = scale * in[i], count elements.
 extern "C" __global__ void __launch_bounds__(ELBO4J_UNFUSED_THREADS)
 elbo4j_unfused_scale(const float* __restrict__ in, int count, float scale, float* __restrict__ out) {
-  const bool vector = elbo4j_aligned16(in) && elbo4j_aligned16(out);
-  ELBO4J_FOR_EACH_QUAD(q, count) {
-    Elbo4jQuad quad = elbo4j_load_quad(in, 4 * q, count, vector);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) quad.v[e] = (float)((double)scale * (double)quad.v[e]);
-    elbo4j_store_quad(out, 4 * q, count, vector, quad);
-  }
+  elbo4j_map_quads(in, count, out, [scale](float v) { return (float)((double)scale * (double)v); });
 }
 
 // out[r] = sum_c in[r][c] for a rows x cols matrix: one warp per row (8 rows per block), double
@@ -305,39 +311,19 @@ elbo4j_unfused_pixels_to_float(const unsigned char* __restrict__ pixels, int cou
 extern "C" __global__ void __launch_bounds__(ELBO4J_UNFUSED_THREADS)
 elbo4j_unfused_binarize(const float* __restrict__ x, const float* __restrict__ u, int count,
                         float* __restrict__ out) {
-  const bool vector = elbo4j_aligned16(x) && elbo4j_aligned16(u) && elbo4j_aligned16(out);
-  ELBO4J_FOR_EACH_QUAD(q, count) {
-    const Elbo4jQuad values = elbo4j_load_quad(x, 4 * q, count, vector);
-    const Elbo4jQuad uniforms = elbo4j_load_quad(u, 4 * q, count, vector);
-    Elbo4jQuad binary;
-#pragma unroll
-    for (int e = 0; e < 4; ++e) binary.v[e] = elbo4j_binarize(values.v[e], uniforms.v[e]);
-    elbo4j_store_quad(out, 4 * q, count, vector, binary);
-  }
+  elbo4j_zip_quads(x, u, count, out, [](float value, float uniform) { return elbo4j_binarize(value, uniform); });
 }
 
 // out = softplus(l), count elements.
 extern "C" __global__ void __launch_bounds__(ELBO4J_UNFUSED_THREADS)
 elbo4j_unfused_softplus(const float* __restrict__ logits, int count, float* __restrict__ out) {
-  const bool vector = elbo4j_aligned16(logits) && elbo4j_aligned16(out);
-  ELBO4J_FOR_EACH_QUAD(q, count) {
-    Elbo4jQuad quad = elbo4j_load_quad(logits, 4 * q, count, vector);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) quad.v[e] = elbo4j_softplus(quad.v[e]);
-    elbo4j_store_quad(out, 4 * q, count, vector, quad);
-  }
+  elbo4j_map_quads(logits, count, out, [](float l) { return elbo4j_softplus(l); });
 }
 
 // out = sigmoid(l), count elements.
 extern "C" __global__ void __launch_bounds__(ELBO4J_UNFUSED_THREADS)
 elbo4j_unfused_sigmoid(const float* __restrict__ logits, int count, float* __restrict__ out) {
-  const bool vector = elbo4j_aligned16(logits) && elbo4j_aligned16(out);
-  ELBO4J_FOR_EACH_QUAD(q, count) {
-    Elbo4jQuad quad = elbo4j_load_quad(logits, 4 * q, count, vector);
-#pragma unroll
-    for (int e = 0; e < 4; ++e) quad.v[e] = elbo4j_sigmoid(quad.v[e]);
-    elbo4j_store_quad(out, 4 * q, count, vector, quad);
-  }
+  elbo4j_map_quads(logits, count, out, [](float l) { return elbo4j_sigmoid(l); });
 }
 
 // terms = x * l - softplus(l) for (K*B) x D logits against B x D data (row r against data row r % B).

@@ -116,6 +116,16 @@ bool operands_in_device_memory(const GemmCall& g, std::string* error) {
 
 bool valid_handle(cublasHandle_t handle) { return state().cublas_handles.count(handle) != 0; }
 
+// The cublasGet* calls: copies one setting of a live handle to *out.
+template <typename Setting>
+cublasStatus_t read_setting(cublasHandle_t handle, Setting cublasContext::*setting, Setting* out) {
+  auto lock = lock_api();
+  if (!valid_handle(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (out == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+  *out = handle->*setting;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
 bool valid_operation(cublasOperation_t op) { return op == CUBLAS_OP_N || op == CUBLAS_OP_T || op == CUBLAS_OP_C; }
 
 // The argument checks of cublas<t>gemm, in cuBLAS's order, then the work (run or recorded).
@@ -200,11 +210,7 @@ cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId) 
 }
 
 cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, cudaStream_t* streamId) {
-  auto lock = lock_api();
-  if (!valid_handle(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
-  if (streamId == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
-  *streamId = handle->stream;
-  return CUBLAS_STATUS_SUCCESS;
+  return read_setting(handle, &cublasContext::stream, streamId);
 }
 
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
@@ -221,11 +227,7 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
 }
 
 cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode) {
-  auto lock = lock_api();
-  if (!valid_handle(handle)) return CUBLAS_STATUS_NOT_INITIALIZED;
-  if (mode == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
-  *mode = handle->math_mode;
-  return CUBLAS_STATUS_SUCCESS;
+  return read_setting(handle, &cublasContext::math_mode, mode);
 }
 
 const char* cublasGetStatusName(cublasStatus_t status) {

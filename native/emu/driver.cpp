@@ -68,6 +68,14 @@ CUresult check_legacy_stream_use(const char* api) {
   return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
 }
 
+// Resolves the stream that a call enqueues work on or asks about: resolve_stream, then
+// check_legacy_stream_use when it is the legacy default stream (*stream = nullptr).
+CUresult resolve_stream_for_use(const char* api, CUstream handle, CUstream* stream) {
+  bool legacy;
+  RETURN_IF_ERROR(resolve_stream(api, handle, stream, &legacy));
+  return legacy ? check_legacy_stream_use(api) : CUDA_SUCCESS;
+}
+
 // Calls that may synchronize implicitly (allocation, freeing, context synchronization) are not
 // permitted while a capture in global mode (any thread) or thread-local mode (this thread) runs.
 CUresult check_unsafe_call_during_capture(const char* api) {
@@ -83,6 +91,31 @@ CUresult check_unsafe_call_during_capture(const char* api) {
   if (!conflict) return CUDA_SUCCESS;
   report("%s is not permitted while a stream captures (global or thread-local mode); the capture is invalidated", api);
   return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+// ---- devices and tracked objects ----
+
+// Checks for calls about a device: cuInit has run and `device` is the one emulated device (ordinal 0).
+CUresult require_device(CUdevice device) {
+  if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  return device == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+// Registers a new object in the context's set `live` (streams, events, ...) and hands it to the caller.
+template <typename Handle>
+CUresult hand_out(std::unordered_set<Handle>& live, Handle object, Handle* out) {
+  live.insert(object);
+  *out = object;
+  return CUDA_SUCCESS;
+}
+
+// Destroys an object of the context's set `live`; a handle not in it (never created, or destroyed) is
+// refused.
+template <typename Handle>
+CUresult destroy_tracked(std::unordered_set<Handle>& live, Handle object) {
+  if (live.erase(object) == 0) return CUDA_ERROR_INVALID_HANDLE;
+  delete object;
+  return CUDA_SUCCESS;
 }
 
 // ---- memory ----
@@ -319,9 +352,7 @@ bool in_device_memory(const void* address, std::size_t bytes) {
 
 CUresult submit(const char* api, CUstream handle, WorkItem item) {
   CUstream stream;
-  bool legacy;
-  RETURN_IF_ERROR(resolve_stream(api, handle, &stream, &legacy));
-  if (legacy) RETURN_IF_ERROR(check_legacy_stream_use(api));
+  RETURN_IF_ERROR(resolve_stream_for_use(api, handle, &stream));
   if (stream != nullptr && stream->capture_status == CU_STREAM_CAPTURE_STATUS_ACTIVE) {
     stream->captured.push_back(std::move(item));
     return CUDA_SUCCESS;
@@ -378,8 +409,7 @@ CUresult CUDAAPI cuDeviceGet(CUdevice* device, int ordinal) {
 
 CUresult CUDAAPI cuDeviceGetName(char* name, int len, CUdevice dev) {
   auto lock = lock_api();
-  if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  RETURN_IF_ERROR(require_device(dev));
   if (name == nullptr || len <= 0) return CUDA_ERROR_INVALID_VALUE;
   std::snprintf(name, static_cast<std::size_t>(len), "%s", kDeviceName);
   return CUDA_SUCCESS;
@@ -387,8 +417,7 @@ CUresult CUDAAPI cuDeviceGetName(char* name, int len, CUdevice dev) {
 
 CUresult CUDAAPI cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
   auto lock = lock_api();
-  if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  RETURN_IF_ERROR(require_device(dev));
   if (bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
   *bytes = state().device_capacity;
   return CUDA_SUCCESS;
@@ -396,8 +425,7 @@ CUresult CUDAAPI cuDeviceTotalMem_v2(size_t* bytes, CUdevice dev) {
 
 CUresult CUDAAPI cuDeviceGetAttribute(int* pi, CUdevice_attribute attrib, CUdevice dev) {
   auto lock = lock_api();
-  if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  RETURN_IF_ERROR(require_device(dev));
   if (pi == nullptr) return CUDA_ERROR_INVALID_VALUE;
   // The limits the emulator enforces, and compute capability 9.0 (the kernels' reference target).
   switch (attrib) {
@@ -444,8 +472,7 @@ CUresult CUDAAPI cuDeviceGetAttribute(int* pi, CUdevice_attribute attrib, CUdevi
 
 CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
   auto lock = lock_api();
-  if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  RETURN_IF_ERROR(require_device(dev));
   if (pctx == nullptr) return CUDA_ERROR_INVALID_VALUE;
   ++state().primary_retains;
   state().context_active = true;
@@ -456,8 +483,7 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext* pctx, CUdevice dev) {
 // The last release destroys the context: its memory, streams, events, modules and graphs.
 CUresult CUDAAPI cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
   auto lock = lock_api();
-  if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
-  if (dev != 0) return CUDA_ERROR_INVALID_DEVICE;
+  RETURN_IF_ERROR(require_device(dev));
   if (state().primary_retains == 0) return CUDA_ERROR_INVALID_CONTEXT;
   if (--state().primary_retains == 0) {
     free_everything_in_context();
@@ -658,27 +684,21 @@ CUresult CUDAAPI cuStreamCreate(CUstream* phStream, unsigned int Flags) {
   }
   auto* stream = new CUstream_st();
   stream->flags = Flags;
-  state().streams.insert(stream);
-  *phStream = stream;
-  return CUDA_SUCCESS;
+  return hand_out(state().streams, stream, phStream);
 }
 
 // Destroying a capturing stream discards its capture.
 CUresult CUDAAPI cuStreamDestroy_v2(CUstream hStream) {
   auto lock = lock_api();
   RETURN_IF_ERROR(require_context());
-  if (state().streams.erase(hStream) == 0) return CUDA_ERROR_INVALID_HANDLE;
-  delete hStream;
-  return CUDA_SUCCESS;
+  return destroy_tracked(state().streams, hStream);
 }
 
 CUresult CUDAAPI cuStreamSynchronize(CUstream hStream) {
   auto lock = lock_api();
   RETURN_IF_ERROR(require_context());
   CUstream stream;
-  bool legacy;
-  RETURN_IF_ERROR(resolve_stream("cuStreamSynchronize", hStream, &stream, &legacy));
-  if (legacy) return check_legacy_stream_use("cuStreamSynchronize");
+  RETURN_IF_ERROR(resolve_stream_for_use("cuStreamSynchronize", hStream, &stream));
   if (stream != nullptr && stream->capture_status == CU_STREAM_CAPTURE_STATUS_ACTIVE) {
     stream->capture_status = CU_STREAM_CAPTURE_STATUS_INVALIDATED;
     report("cuStreamSynchronize: the stream is capturing; the capture is invalidated");
@@ -699,17 +719,13 @@ CUresult CUDAAPI cuEventCreate(CUevent* phEvent, unsigned int Flags) {
   }
   auto* event = new CUevent_st();
   event->flags = Flags;
-  state().events.insert(event);
-  *phEvent = event;
-  return CUDA_SUCCESS;
+  return hand_out(state().events, event, phEvent);
 }
 
 CUresult CUDAAPI cuEventDestroy_v2(CUevent hEvent) {
   auto lock = lock_api();
   RETURN_IF_ERROR(require_context());
-  if (state().events.erase(hEvent) == 0) return CUDA_ERROR_INVALID_HANDLE;
-  delete hEvent;
-  return CUDA_SUCCESS;
+  return destroy_tracked(state().events, hEvent);
 }
 
 // Records the host clock: the stream's earlier work has already run.
@@ -718,9 +734,7 @@ CUresult CUDAAPI cuEventRecord(CUevent hEvent, CUstream hStream) {
   RETURN_IF_ERROR(require_context());
   if (state().events.count(hEvent) == 0) return CUDA_ERROR_INVALID_HANDLE;
   CUstream stream;
-  bool legacy;
-  RETURN_IF_ERROR(resolve_stream("cuEventRecord", hStream, &stream, &legacy));
-  if (legacy) RETURN_IF_ERROR(check_legacy_stream_use("cuEventRecord"));
+  RETURN_IF_ERROR(resolve_stream_for_use("cuEventRecord", hStream, &stream));
   if (stream != nullptr && stream->capture_status != CU_STREAM_CAPTURE_STATUS_NONE) {
     stream->capture_status = CU_STREAM_CAPTURE_STATUS_INVALIDATED;
     report("cuEventRecord: recording an event into a stream capture is not emulated; the capture is invalidated");
@@ -815,9 +829,7 @@ CUresult CUDAAPI cuModuleLoadDataEx(CUmodule* module, const void* image, unsigne
                      " compiled-in kernel(s)";
   write_log(info_log, info_log_size, info_log_size_slot, info);
   write_log(error_log, error_log_size, error_log_size_slot, "");
-  *module = loaded.release();
-  state().modules.insert(*module);
-  return CUDA_SUCCESS;
+  return hand_out(state().modules, loaded.release(), module);
 }
 
 CUresult CUDAAPI cuModuleLoadData(CUmodule* module, const void* image) {
@@ -1014,9 +1026,7 @@ CUresult CUDAAPI cuStreamEndCapture(CUstream hStream, CUgraph* phGraph) {
   auto* graph = new CUgraph_st();
   graph->items = std::move(stream->captured);
   stream->captured.clear();
-  state().graphs.insert(graph);
-  *phGraph = graph;
-  return CUDA_SUCCESS;
+  return hand_out(state().graphs, graph, phGraph);
 }
 
 CUresult CUDAAPI cuStreamIsCapturing(CUstream hStream, CUstreamCaptureStatus* captureStatus) {
@@ -1024,9 +1034,7 @@ CUresult CUDAAPI cuStreamIsCapturing(CUstream hStream, CUstreamCaptureStatus* ca
   RETURN_IF_ERROR(require_context());
   if (captureStatus == nullptr) return CUDA_ERROR_INVALID_VALUE;
   CUstream stream;
-  bool legacy;
-  RETURN_IF_ERROR(resolve_stream("cuStreamIsCapturing", hStream, &stream, &legacy));
-  if (legacy) RETURN_IF_ERROR(check_legacy_stream_use("cuStreamIsCapturing"));
+  RETURN_IF_ERROR(resolve_stream_for_use("cuStreamIsCapturing", hStream, &stream));
   *captureStatus = stream != nullptr ? stream->capture_status : CU_STREAM_CAPTURE_STATUS_NONE;
   return CUDA_SUCCESS;
 }
@@ -1042,9 +1050,7 @@ CUresult CUDAAPI cuGraphInstantiateWithFlags(CUgraphExec* phGraphExec, CUgraph h
   }
   auto* exec = new CUgraphExec_st();
   exec->items = hGraph->items;
-  state().graph_execs.insert(exec);
-  *phGraphExec = exec;
-  return CUDA_SUCCESS;
+  return hand_out(state().graph_execs, exec, phGraphExec);
 }
 
 // Replays the recorded work in order, on the calling thread, before returning.
@@ -1053,9 +1059,7 @@ CUresult CUDAAPI cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
   RETURN_IF_ERROR(require_context());
   if (state().graph_execs.count(hGraphExec) == 0) return CUDA_ERROR_INVALID_HANDLE;
   CUstream stream;
-  bool legacy;
-  RETURN_IF_ERROR(resolve_stream("cuGraphLaunch", hStream, &stream, &legacy));
-  if (legacy) RETURN_IF_ERROR(check_legacy_stream_use("cuGraphLaunch"));
+  RETURN_IF_ERROR(resolve_stream_for_use("cuGraphLaunch", hStream, &stream));
   if (stream != nullptr && stream->capture_status != CU_STREAM_CAPTURE_STATUS_NONE) {
     report("cuGraphLaunch: launching a graph into a stream capture is not emulated");
     return CUDA_ERROR_NOT_SUPPORTED;
@@ -1067,15 +1071,11 @@ CUresult CUDAAPI cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
 CUresult CUDAAPI cuGraphExecDestroy(CUgraphExec hGraphExec) {
   auto lock = lock_api();
   RETURN_IF_ERROR(require_context());
-  if (state().graph_execs.erase(hGraphExec) == 0) return CUDA_ERROR_INVALID_HANDLE;
-  delete hGraphExec;
-  return CUDA_SUCCESS;
+  return destroy_tracked(state().graph_execs, hGraphExec);
 }
 
 CUresult CUDAAPI cuGraphDestroy(CUgraph hGraph) {
   auto lock = lock_api();
   RETURN_IF_ERROR(require_context());
-  if (state().graphs.erase(hGraph) == 0) return CUDA_ERROR_INVALID_HANDLE;
-  delete hGraph;
-  return CUDA_SUCCESS;
+  return destroy_tracked(state().graphs, hGraph);
 }
