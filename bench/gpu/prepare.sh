@@ -22,7 +22,9 @@ rm -rf "$bundle"
 echo "== build: mvn -DskipTests -Pgpu-bundle package =="
 mvn -B -ntp -DskipTests -Pgpu-bundle "$@" package </dev/null
 
-library_jar=$(find target -maxdepth 1 -name 'elbo4j-*.jar' ! -name '*-sources.jar' ! -name '*-javadoc.jar' ! -name '*-tests.jar' | head -1)
+# The jar this build made: the newest elbo4j-*.jar that is not a sources, javadoc or tests jar.
+library_jar=$(find target -maxdepth 1 -name 'elbo4j-*.jar' ! -name '*-sources.jar' ! -name '*-javadoc.jar' \
+  ! -name '*-tests.jar' -printf '%T@ %p\n' | sort -rn | head -1 | cut -d' ' -f2-)
 if [ -z "$library_jar" ]; then
   echo "prepare: no library jar in target/ after the build" >&2; exit 1
 fi
@@ -33,13 +35,14 @@ if [ ! -f "$bundle/test-classes/META-INF/BenchmarkList" ]; then
   exit 1
 fi
 nvcc_release=none
-if unzip -l "$library_jar" dev/elbo4j/kernels/elbo4j.fatbin >/dev/null 2>&1; then
-  cp target/kernels/ptxas-report.txt "$bundle/ptxas-report.txt"
+if jar tf "$library_jar" | grep -qx dev/elbo4j/kernels/elbo4j.fatbin; then
+  [ -f target/kernels/ptxas-report.txt ] && cp target/kernels/ptxas-report.txt "$bundle/ptxas-report.txt"
   # The same nvcc native/build-kernels.sh picks: run.sh compares its release with the GPU driver's CUDA version.
   nvcc=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
   nvcc_release=$("$nvcc" --version | sed -n 's/.*release \([0-9][0-9.]*\).*/\1/p')
 else
-  echo "prepare: WARNING: $library_jar carries no kernels (nvcc missing here); run.sh will compile them on the GPU machine"
+  echo "prepare: WARNING: $library_jar carries no kernels (nvcc missing here);" \
+    "run.sh will compile them on the GPU machine"
 fi
 
 # The modules: what jdeps finds that the library and the test/benchmark classes use directly, plus what the
@@ -60,7 +63,8 @@ jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --
 
 {
   echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
-  echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit') $(git status --porcelain 2>/dev/null | wc -l) changed paths"
+  echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')," \
+    "$(git status --porcelain 2>/dev/null | wc -l) paths changed since"
   echo "library: $(basename "$library_jar")"
   echo "nvcc_release=$nvcc_release"
   echo "jre: $("$bundle/jre/bin/java" -version 2>&1 | head -1); modules: $modules"
@@ -70,7 +74,8 @@ jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --
 
 size=$(du -sb "$bundle" | cut -f1)
 size_mib=$(( (size + 1048575) / 1048576 ))
-echo "== target/gpu: ${size_mib} MiB (jre $(du -sh "$bundle/jre" | cut -f1), lib $(du -sh "$bundle/lib" | cut -f1), test-classes $(du -sh "$bundle/test-classes" | cut -f1)) =="
+part_sizes=$(cd "$bundle" && du -sh jre lib test-classes | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
+echo "== target/gpu: ${size_mib} MiB ($part_sizes) =="
 if [ "$size_mib" -gt "$max_mib" ]; then
   echo "prepare: target/gpu is ${size_mib} MiB, over the ${max_mib} MiB a device run can carry" >&2; exit 1
 fi

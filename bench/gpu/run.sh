@@ -14,7 +14,8 @@
 #   pytorch  bench/pytorch/elbo_peer.py, when torch imports (skipped otherwise)     -> $OUT/pytorch.json
 #   report   the side-by-side tables from the JMH (and PyTorch) results            -> $OUT/report.txt
 #
-# usage: bench/gpu/run.sh [--smoke] [STEP...]     (no STEP: all of them)
+# usage: bench/gpu/run.sh [--smoke] [STEP...]     (no STEP: all of them; env and kernels always run first, since
+#        a device call starts from a fresh copy of target/gpu)
 #   --smoke  a plumbing check: JMH with one fork, one short warmup and measurement iteration, B = 128,
 #            no L2 rotation; the PyTorch peer likewise at B = 128 with few repetitions.
 # env:
@@ -22,11 +23,14 @@
 #   ELBO4J_CUDA_LIBRARY    unset or empty: the real libcuda.so.1 and libcublas. A path: that library instead,
 #                          e.g. target/native/libelbo4j-cudaemu.so to rehearse this script without a GPU.
 #   ELBO4J_BENCH           regex over benchmark class names (default: all), e.g. 'Bernoulli|DeviceCopy'
-#   JMH_ARGS               extra JMH options, appended (they win), e.g. '-p batch=4096 -i 10'
-#   ELBO4J_JMH_BUDGET_S    seconds the jmh step may take in all (default 420): a class that would start
-#                          after it is skipped and the step fails
+#   JMH_ARGS               extra JMH options, e.g. '-p batch=4096 -i 10' (written "-opt value"); an option or
+#                          -p parameter given here replaces the preset's
+#   ELBO4J_JMH_BUDGET_S    seconds the jmh step may take in all (default 480; the full set is 67 forks, each
+#                          3 s of iterations plus start-up): a class that would start after it is skipped and
+#                          the step fails
 #   ELBO4J_TEST_SEED       passed to the tests as -Delbo4j.test.seed
 #   PYTHON                 the Python for the PyTorch peer (default python3)
+#   PEER_ARGS              extra options of elbo_peer.py, e.g. '--compile' (torch.compile'd closed forms)
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -41,12 +45,14 @@ steps=()
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=true ;;
-    env|kernels|tests|jmh|pytorch|report) steps+=("$arg") ;;
+    env|kernels) ;;  # always run, below
+    tests|jmh|pytorch|report) steps+=("$arg") ;;
     *) echo "run.sh: unknown argument '$arg' (steps: env kernels tests jmh pytorch report; option: --smoke)" >&2
        exit 2 ;;
   esac
 done
-[ ${#steps[@]} -gt 0 ] || steps=(env kernels tests jmh pytorch report)
+[ ${#steps[@]} -gt 0 ] || steps=(tests jmh pytorch report)
+steps=(env kernels "${steps[@]}")
 
 bundle=target/gpu
 java=$bundle/jre/bin/java
@@ -74,7 +80,8 @@ step_env() {
     echo "backend: ${cuda_library:-the real libcuda.so.1 and libcublas}"
     if command -v nvidia-smi >/dev/null; then
       nvidia-smi
-      nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+      nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total,clocks.max.sm,clocks.max.memory \
+        --format=csv
     else
       echo "nvidia-smi: not found"
     fi
@@ -129,17 +136,29 @@ step_tests() {
 }
 
 step_jmh() {
-  local budget=${ELBO4J_JMH_BUDGET_S:-420}
+  local budget=${ELBO4J_JMH_BUDGET_S:-480}
   local deadline=$((SECONDS + budget))
-  local settings
+  local preset
   if $smoke; then
-    settings=(-f 1 -wi 1 -w 1s -i 1 -r 1s -p batch=128 -p rotateMiB=0)
+    preset=(-f 1 -wi 1 -w 1s -i 1 -r 1s -p batch=128 -p rotateMiB=0)
   else
-    settings=(-f 1 -wi 3 -w 500ms -i 5 -r 500ms)
+    preset=(-f 1 -wi 2 -w 500ms -i 4 -r 500ms)
   fi
   # JMH_ARGS is split on whitespace on purpose: it is a list of options.
   # shellcheck disable=SC2206
   local extra=(${JMH_ARGS:-})
+  # The preset less what JMH_ARGS sets itself: JMH rejects an option given twice, and runs a -p parameter
+  # given twice with both values.
+  local settings=() i option value
+  for ((i = 0; i < ${#preset[@]}; i += 2)); do
+    option=${preset[i]} value=${preset[i + 1]}
+    if [ "$option" = -p ]; then
+      [[ " ${extra[*]} " == *" -p ${value%%=*}="* ]] && continue
+    else
+      [[ " ${extra[*]} " == *" $option "* ]] && continue
+    fi
+    settings+=("$option" "$value")
+  done
   mkdir -p "$OUT/jmh"
   local classes
   # The copy benchmark first: it is the bandwidth every kernel is compared with.
@@ -171,7 +190,9 @@ step_pytorch() {
   if ! "$python" -c 'import torch' 2>/dev/null; then
     echo "$python cannot import torch"; return "$skipped"
   fi
-  local options=(--out "$OUT/pytorch.json")
+  # PEER_ARGS is split on whitespace on purpose: it is a list of options.
+  # shellcheck disable=SC2206
+  local options=(--out "$OUT/pytorch.json" ${PEER_ARGS:-})
   $smoke && options+=(--smoke)
   "$python" bench/pytorch/elbo_peer.py "${options[@]}"
 }

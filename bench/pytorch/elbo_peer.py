@@ -107,6 +107,14 @@ def iwae_bound(instance):
     return torch.logsumexp(log_px + log_ratio, dim=0) - math.log(log_px.shape[0])
 
 
+def copies(stacked, learned=False):
+    """The copies of one input: views of a (count, ...) tensor, one allocation however many copies there are.
+
+    With learned=True each view is a leaf that autograd differentiates with respect to."""
+    views = stacked.unbind(0)
+    return [view.detach().requires_grad_(True) for view in views] if learned else list(views)
+
+
 def measure(args):
     device = torch.device("cuda")
     generator = torch.Generator(device=device).manual_seed(args.seed)
@@ -119,15 +127,15 @@ def measure(args):
             "gpu_us_per_call": median_us, "gpu_us_per_call_min": min_us, "bytes_per_call": bytes_per_call,
             "instances": len(instances),
         })
-        print(f"{operation:15s} {variant:9s} {json.dumps(params):40s} {median_us:10.2f} us/call "
+        print(f"{operation:15s} {variant:9s} {json.dumps(params):45s} {median_us:10.2f} us/call "
               f"{bytes_per_call / (median_us * 1e3):8.1f} GB/s", flush=True)
 
-    def randn(*shape, scale=1.0):
-        return torch.randn(*shape, device=device, generator=generator) * scale
+    def uniform(*shape, low=0.0, high=1.0):
+        return torch.rand(*shape, device=device, generator=generator) * (high - low) + low
 
     # The copy: one source and one destination of copy_bytes each (bytes moved = read + write).
     copy_floats = args.copy_bytes // 4
-    source, destination = randn(copy_floats), torch.empty(copy_floats, device=device)
+    source, destination = uniform(copy_floats), torch.empty(copy_floats, device=device)
     record("DeviceCopy", "eager", {"bytes": args.copy_bytes}, 2 * args.copy_bytes,
            lambda pair: pair[1].copy_(pair[0]), [(source, destination)])
     del source, destination
@@ -137,70 +145,68 @@ def measure(args):
     for batch in args.batches:
         params = {"batch": batch}
 
+        # Encoder outputs as in LatentForwardBench: mu in [-2, 2], logvar in [-4, 1].
         encoded_bytes = batch * 2 * LATENT * 4
-        count = rotation(encoded_bytes + batch * LATENT * 4, args.rotate_mib)
-        encoders = [(randn(batch, 2 * LATENT),) for _ in range(count)]
+        count = rotation(encoded_bytes + batch * LATENT * 4 + batch * 4, args.rotate_mib)
+        encoded = torch.cat((uniform(count, batch, LATENT, low=-2, high=2),
+                             uniform(count, batch, LATENT, low=-4, high=1)), dim=2)
+        # [mu | logvar] in, z and KL out (the noise is generated, not moved).
         record("LatentForward", "eager", params, encoded_bytes + batch * LATENT * 4 + batch * 4,
-               latent_forward, encoders)
+               lambda e: latent_forward((e,)), copies(encoded))
 
-        # The graph from the encoder output to z and KL is built once; each call runs its backward.
+        # The graph from the encoder output to z and KL is built once per copy; each call runs its backward.
+        row_weights = torch.full((batch,), 1.0 / batch, device=device)
+        gradients = copies(uniform(count, batch, LATENT, low=-1.0 / batch, high=1.0 / batch))
         graphs = []
-        for (encoded,) in encoders:
-            encoded = encoded.clone().requires_grad_(True)
-            z, kl = latent_forward((encoded,))
-            graphs.append((encoded, z, kl, randn(batch, LATENT), torch.full((batch,), 1.0 / batch, device=device)))
-        # The bytes the operation must move: mu|logvar and dz in, d[mu|logvar] out (the noise is regenerated).
+        for leaf, dz in zip(copies(encoded, learned=True), gradients):
+            z, kl = latent_forward((leaf,))
+            graphs.append((leaf, z, kl, dz))
+        # [mu | logvar] and dz in, d[mu | logvar] out (the noise is regenerated, not moved).
         record("LatentBackward", "eager", params, 2 * encoded_bytes + batch * LATENT * 4,
-               lambda g: torch.autograd.grad((g[1], g[2]), (g[0],), (g[3], g[4]), retain_graph=True),
+               lambda g: torch.autograd.grad((g[1], g[2]), (g[0],), (g[3], row_weights), retain_graph=True),
                graphs)
-        del encoders, graphs
+        del encoded, gradients, graphs
 
         bernoulli_bytes = 3 * batch * DIM * 4 + batch * 4  # logits, x in; gradient, per-row log p out
         count = rotation(bernoulli_bytes, args.rotate_mib)
-        pairs = [(torch.rand(batch, DIM, device=device, generator=generator).mul_(20).sub_(10).requires_grad_(True),
-                  torch.rand(batch, DIM, device=device, generator=generator))
-                 for _ in range(count)]
-        record("BernoulliLoss", "eager", {**params, "x": "float32"}, bernoulli_bytes, bernoulli_eager, pairs)
+        logits = uniform(count, batch, DIM, low=-10, high=10)
+        x = uniform(count, batch, DIM)
+        record("BernoulliLoss", "eager", {**params, "x": "float32"}, bernoulli_bytes, bernoulli_eager,
+               list(zip(copies(logits, learned=True), copies(x))))
         if compiled_bernoulli is not None:
-            detached = [(logits.detach(), x) for logits, x in pairs]
             record("BernoulliLoss", "compiled", {**params, "x": "float32"}, bernoulli_bytes,
-                   lambda pair: compiled_bernoulli(*pair), detached)
-        del pairs
+                   lambda pair: compiled_bernoulli(*pair), list(zip(copies(logits), copies(x))))
+        del logits, x
 
         for mode in ("fixed", "perDimension", "perRow"):
-            log_variance_floats = {"fixed": 0, "perDimension": DIM, "perRow": batch * DIM}[mode]
+            log_variance_shape = {"fixed": (), "perDimension": (DIM,), "perRow": (batch, DIM)}[mode]
+            log_variance_floats = math.prod(log_variance_shape) if log_variance_shape else 0
             # mean and x in, log p and the mean gradient out, the log-variance in and its gradient out
             gaussian_bytes = (3 * batch * DIM + batch + 2 * log_variance_floats) * 4
             count = rotation(gaussian_bytes, args.rotate_mib)
-            instances = []
-            for _ in range(count):
-                mean = torch.rand(batch, DIM, device=device, generator=generator).requires_grad_(True)
-                x = torch.rand(batch, DIM, device=device, generator=generator)
-                if mode == "fixed":
-                    log_variance = -2.0
-                elif mode == "perDimension":
-                    log_variance = (torch.rand(DIM, device=device, generator=generator) * -4).requires_grad_(True)
-                else:
-                    log_variance = (torch.rand(batch, DIM, device=device, generator=generator) * -4).requires_grad_(True)
-                instances.append((mean, x, log_variance))
+            means = copies(uniform(count, batch, DIM), learned=True)
+            xs = copies(uniform(count, batch, DIM))
+            if mode == "fixed":
+                log_variances = [-2.0] * count
+            else:
+                log_variances = copies(uniform(count, *log_variance_shape, low=-4, high=0), learned=True)
             record("GaussianLoss", "eager", {**params, "logVariance": mode}, gaussian_bytes, gaussian_eager,
-                   instances)
-            del instances
+                   list(zip(means, xs, log_variances)))
+            del means, xs, log_variances
 
         reduction_bytes = (3 * batch + 2) * 4  # log p and KL in; per-row ELBO and the two totals out
         count = rotation(reduction_bytes, args.rotate_mib)
-        rows = [(randn(batch, scale=50.0) - 150.0, torch.rand(batch, device=device, generator=generator) * 35 + 5)
-                for _ in range(count)]
-        record("ElboReduction", "eager", params, reduction_bytes, elbo_reduction, rows)
-        del rows
+        log_p = copies(uniform(count, batch, low=-300, high=-50))
+        kl = copies(uniform(count, batch, low=5, high=40))
+        record("ElboReduction", "eager", params, reduction_bytes, elbo_reduction, list(zip(log_p, kl)))
+        del log_p, kl
 
         for samples in (1, 64):
             iwae_bytes = (2 * samples * batch + batch) * 4  # log p(x|z) and log p(z) - log q(z|x) in; bounds out
             count = rotation(iwae_bytes, args.rotate_mib)
-            weights = [(randn(samples, batch, scale=50.0) - 150.0, randn(samples, batch, scale=10.0))
-                       for _ in range(count)]
-            record("IwaeBound", "eager", {**params, "samples": samples}, iwae_bytes, iwae_bound, weights)
-            del weights
+            record("IwaeBound", "eager", {**params, "samples": samples}, iwae_bytes, iwae_bound,
+                   list(zip(copies(uniform(count, samples, batch, low=-300, high=-50)),
+                            copies(uniform(count, samples, batch, low=-20, high=20)))))
 
     return results
 

@@ -62,7 +62,7 @@ public final class Report implements Callable<Integer> {
         for (Path file : jmhFiles) {
             measurements.addAll(readJmh(file));
         }
-        List<PeerMeasurement> peer = peerFile == null ? List.of() : readPeer(peerFile);
+        Peer peer = peerFile == null ? new Peer("", List.of()) : readPeer(peerFile);
         print(measurements, peer, System.out);
         return 0;
     }
@@ -82,6 +82,10 @@ public final class Report implements Callable<Integer> {
         String key() {
             return operation + " " + formatParams(params);
         }
+    }
+
+    /** The PyTorch peer's results and what produced them ("torch 2.5.1, CUDA 12.4, on NVIDIA H100 ..."). */
+    record Peer(String description, List<PeerMeasurement> measurements) {
     }
 
     /** One PyTorch peer result: GPU microseconds per call measured with CUDA events. */
@@ -128,7 +132,7 @@ public final class Report implements Callable<Integer> {
         return out;
     }
 
-    static List<PeerMeasurement> readPeer(Path file) throws IOException {
+    static Peer readPeer(Path file) throws IOException {
         Map<String, Object> document = asObject(Json.parse(Files.readString(file)), file);
         Object results = document.get("results");
         if (!(results instanceof List<?> entries)) {
@@ -142,7 +146,9 @@ public final class Report implements Callable<Integer> {
             out.add(new PeerMeasurement((String) result.get("operation"), (String) result.get("variant"), params,
                     number(result.get("gpu_us_per_call")), number(result.get("bytes_per_call"))));
         }
-        return out;
+        String description = "torch " + document.get("torch") + ", CUDA " + document.get("cuda") + ", on "
+                + document.get("device");
+        return new Peer(description, out);
     }
 
     /** The value of {@code -Delbo4j.cuda.library=} among a JMH result's JVM arguments ("" when absent or empty). */
@@ -158,7 +164,7 @@ public final class Report implements Callable<Integer> {
         return "";
     }
 
-    static void print(List<Measurement> measurements, List<PeerMeasurement> peer, PrintStream out) {
+    static void print(List<Measurement> measurements, Peer peer, PrintStream out) {
         Optional<Measurement> copy = measurements.stream()
                 .filter(m -> m.operation().equals("DeviceCopy") && !Double.isNaN(m.gpuGigabytesPerSecond()))
                 .max(Comparator.comparingDouble(Measurement::bytesPerCall));
@@ -235,11 +241,11 @@ public final class Report implements Callable<Integer> {
         cpu.print(out);
         out.println();
 
-        if (!peer.isEmpty()) {
-            Table versus = new Table("elbo4j vs PyTorch on the same GPU (GPU time per call)", 3,
+        if (!peer.measurements().isEmpty()) {
+            Table versus = new Table("elbo4j vs PyTorch (" + peer.description() + "; GPU time per call)", 3,
                     "operation", "params", "PyTorch variant", "PyTorch us", "elbo4j fused us", "PyTorch/elbo4j",
                     "PyTorch GB/s");
-            for (PeerMeasurement p : peer) {
+            for (PeerMeasurement p : peer.measurements()) {
                 Optional<Measurement> ours = measurements.stream()
                         .filter(m -> m.operation().equals(p.operation()))
                         .filter(m -> m.method().equals("fused") || m.operation().equals("DeviceCopy"))
