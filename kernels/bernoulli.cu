@@ -73,14 +73,21 @@ static __device__ __forceinline__ void elbo4j_bernoulli_row(const float* __restr
                                                             int lane, double& row_sum) {
   for (int tile = 0; tile < dims; tile += 2 * ELBO4J_TILE_COLUMNS) {
     // Both tiles' reads are issued before either is used: two tiles per lane in flight hide the memory
-    // latency with fewer resident warps. A second tile past the row's end is all masked.
+    // latency with fewer resident warps.
+    const int second_tile = tile + ELBO4J_TILE_COLUMNS;
+    // A second tile wholly past the row's end (the last pass when ceil(D / 128) is odd: D = 784 is 6.125
+    // tiles) is skipped, not computed masked: its exp, log1p and Philox words would be an eighth of the
+    // kernel's arithmetic at D = 784 for nothing. The test is the same in every lane of the warp.
+    const bool has_second = second_tile < dims;
     Elbo4jBernoulliTile first, second;
     elbo4j_bernoulli_load<kVector>(logits_row, x_row, tile, lane, dims, first);
-    elbo4j_bernoulli_load<kVector>(logits_row, x_row, tile + ELBO4J_TILE_COLUMNS, lane, dims, second);
+    if (has_second) elbo4j_bernoulli_load<kVector>(logits_row, x_row, second_tile, lane, dims, second);
     elbo4j_bernoulli_tile<kVector>(first, grad_row, data_row, tile, lane, dims, grad_scale, binarize, seed, offset,
                                    row_sum);
-    elbo4j_bernoulli_tile<kVector>(second, grad_row, data_row, tile + ELBO4J_TILE_COLUMNS, lane, dims, grad_scale,
-                                   binarize, seed, offset, row_sum);
+    if (has_second) {
+      elbo4j_bernoulli_tile<kVector>(second, grad_row, data_row, second_tile, lane, dims, grad_scale, binarize, seed,
+                                     offset, row_sum);
+    }
   }
 }
 

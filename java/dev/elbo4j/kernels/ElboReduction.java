@@ -1,6 +1,7 @@
 package dev.elbo4j.kernels;
 
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
+import static dev.elbo4j.kernels.LaunchChecks.elements;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
 import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
@@ -58,6 +59,7 @@ public final class ElboReduction {
                DeviceBuffer totals) {
         LaunchChecks.stream(stream, context);
         positive(batch, "B (batch)");
+        elements("logProb (B)", batch);
         finite(beta, "beta");
         floats(logProb, "logProb", "B = " + batch, batch, context);
         floats(kl, "kl", "B = " + batch, batch, context);

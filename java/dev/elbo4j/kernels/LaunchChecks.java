@@ -12,8 +12,15 @@ import dev.elbo4j.cuda.DeviceBuffer;
  * argument, the shape it needs and what it got, so a wrong call is fixed from the message alone.
  */
 final class LaunchChecks {
-    /** The kernels index elements with 32-bit ints: no tensor may hold more. */
-    static final long MAX_ELEMENTS = Integer.MAX_VALUE;
+    /** Room above every index for the kernels' int loop steps (a tile or a block stride: 256 at most), with margin. */
+    static final int INDEX_HEADROOM = 1024;
+    /**
+     * The kernels index elements with 32-bit ints: no tensor may hold more. The limit stays {@link #INDEX_HEADROOM}
+     * below {@code Integer.MAX_VALUE} because a kernel's int loop counter steps one tile or one block stride past
+     * the last index before its loop test fails, and that step must not overflow (signed overflow is undefined on
+     * the GPU: a wrapped counter would pass the test and index far outside the tensor).
+     */
+    static final long MAX_ELEMENTS = Integer.MAX_VALUE - INDEX_HEADROOM;
 
     private LaunchChecks() {
     }

@@ -7,6 +7,7 @@ import static dev.elbo4j.kernels.KernelAssertions.assertStillPoisoned;
 import static dev.elbo4j.kernels.KernelAssertions.poisoned;
 import static dev.elbo4j.kernels.KernelAssertions.upload;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
@@ -114,6 +115,11 @@ class ElboReductionTest {
                 int call = i;
                 assertThrows(RuntimeException.class, refused.get(i)::run, "call " + call);
             }
+            // A batch within a block stride of 2^31 is refused for the kernel's 32-bit loop counter, before the
+            // buffer sizes are looked at.
+            IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
+                    () -> fused.reduce(null, logProb, logProb, Integer.MAX_VALUE - 8, 1f, null, totals));
+            assertTrue(tooLarge.getMessage().contains("32-bit"), tooLarge.getMessage());
             assertStillPoisoned("totals", totals.toFloatArray());
             assertStillPoisoned("elbo", elbo.toFloatArray());
         }
