@@ -204,10 +204,13 @@ public final class Cublas extends ContextResource {
      * Checks that a buffer holds a row-major rows x columns matrix with row stride ld; returns the bytes the
      * matrix spans.
      */
-    private static long checkOperand(String call, String operand, DeviceBuffer buffer, int rows, int columns,
-                                     int ld) {
+    private long checkOperand(String call, String operand, DeviceBuffer buffer, int rows, int columns, int ld) {
         if (buffer.isClosed()) {
             throw new IllegalStateException(call + ": " + operand + " " + buffer + " is closed");
+        }
+        if (buffer.context() != context) {
+            throw new IllegalArgumentException(call + ": " + operand + " " + buffer
+                    + " belongs to another context than this cuBLAS handle");
         }
         if (ld < columns) {
             throw new IllegalArgumentException(call + ": " + operand + " is stored as " + rows + "x" + columns

@@ -166,6 +166,11 @@ public final class CudaFunction {
         switch (argument) {
             case DeviceBuffer buffer -> {
                 checkSize(index, argument, Long.BYTES);
+                // A pointer of another context (another device, without peer access) would fault in the kernel.
+                if (buffer.context() != context) {
+                    throw new IllegalArgumentException("kernel " + name + ": argument " + index + " (" + buffer
+                            + ") belongs to another context than the kernel's module");
+                }
                 slots.set(JAVA_LONG, offset, buffer.address());
             }
             case Integer value -> {

@@ -211,6 +211,17 @@ class CublasTest {
     }
 
     @Test
+    void aBufferOfAnotherContextIsRefused() {
+        try (CudaContext other = CudaRuntime.get().openContext(0);
+             DeviceBuffer foreign = other.allocateFloats(1);
+             DeviceBuffer b = cuda.allocateFloats(1); DeviceBuffer c = cuda.allocateFloats(1)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> cublas.sgemm(false, false, 1, 1, 1, 1f, foreign, 1, b, 1, 0f, c, 1));
+            assertTrue(e.getMessage().contains("A") && e.getMessage().contains("another context"), e.getMessage());
+        }
+    }
+
+    @Test
     void closedBuffersHandlesAndStreamsAreRefused() {
         DeviceBuffer a = cuda.allocateFloats(1);
         try (DeviceBuffer b = cuda.allocateFloats(1); DeviceBuffer c = cuda.allocateFloats(1)) {
