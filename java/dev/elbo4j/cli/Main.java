@@ -13,8 +13,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code elbo4j} command line. Subcommands: {@code baseline} (the ELBO of an independent-pixel model, the
- * bar every trained VAE must clear). User errors (a missing directory, a malformed file, a bad option) end with
- * a one-line message on stderr and a non-zero exit status, never a stack trace.
+ * bar every trained VAE must clear). User errors end with a message on stderr and a non-zero exit status, never a
+ * stack trace: a missing directory or a malformed file one line and status 1, a bad option the usage and status 2.
  */
 @Command(name = "elbo4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Variational autoencoders' evidence lower bound, with fused CUDA kernels and a CPU reference.",
@@ -26,6 +26,10 @@ public final class Main implements Runnable {
 
     @Spec
     private CommandSpec spec;
+
+    /** Only {@link #execute} makes one: the entry points are static. */
+    private Main() {
+    }
 
     /** Runs the command line and exits the JVM with its status. */
     public static void main(String[] args) {

@@ -17,7 +17,7 @@ import java.util.Map;
  * maps the API names to). Like {@link DriverApi}, handles and device pointers travel as 64-bit integers.
  * Enum values below are those of cublas_api.h and library_types.h (CUDA 12 and 13).
  */
-// FFM restricted methods (downcall linking, library loading, pointer reinterpretation) are this class's job.
+// FFM restricted method: the status text's address is reinterpreted to read the C string.
 @SuppressWarnings("restricted")
 final class CublasApi {
     static final int CUBLAS_STATUS_SUCCESS = 0;

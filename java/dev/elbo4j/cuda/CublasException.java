@@ -8,6 +8,8 @@ public final class CublasException extends CudaException {
     private static final long serialVersionUID = 1L;
 
     /**
+     * A status returned by a cuBLAS call.
+     *
      * @param call       the cuBLAS function, e.g. {@code cublasSgemm_v2}
      * @param status     the numeric {@code cublasStatus_t}
      * @param statusName its enum name

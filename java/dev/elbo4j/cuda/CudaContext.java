@@ -230,12 +230,16 @@ public final class CudaContext implements AutoCloseable {
      * Records the device work that {@code work} enqueues on {@code stream} into a CUDA graph, without running
      * it, and instantiates it; {@link CudaGraph#launch} replays it. Kernel arguments are captured by value:
      * the buffers they name must stay open while the graph is used. During capture the calling thread may not
-     * synchronize, copy to or from Java arrays, or allocate (the driver refuses: CUDA_ERROR_STREAM_CAPTURE_*).
+     * synchronize, allocate or make synchronous copies (the driver refuses: CUDA_ERROR_STREAM_CAPTURE_*), nor
+     * enqueue asynchronous copies between Java arrays and the device on the capturing stream
+     * ({@link IllegalStateException}, see {@link DeviceBuffer}).
      *
      * @param stream a stream created by this context (the legacy default stream cannot be captured)
      * @param work   enqueues launches, device copies and fills on {@code stream}
-     * @throws CudaException when the driver refuses the capture; an exception thrown by {@code work} ends the
-     *                       capture and propagates
+     * @throws NullPointerException     when {@code stream} is null (the legacy default stream)
+     * @throws IllegalArgumentException when the stream belongs to another context
+     * @throws CudaException            when the driver refuses the capture; an exception thrown by {@code work}
+     *                                  ends the capture and propagates
      */
     public CudaGraph capture(CudaStream stream, Runnable work) {
         Objects.requireNonNull(stream, "stream: the legacy default stream cannot be captured; create a stream");

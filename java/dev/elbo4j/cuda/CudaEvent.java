@@ -38,7 +38,8 @@ public final class CudaEvent extends ContextResource {
      * Milliseconds between {@code start} and this event (both recorded; this one completed, e.g. after
      * {@link #synchronize()}). Resolution is about half a microsecond on a GPU.
      *
-     * @throws CudaException CUDA_ERROR_NOT_READY when this event has not completed yet
+     * @throws IllegalArgumentException when {@code start} belongs to another context
+     * @throws CudaException            CUDA_ERROR_NOT_READY when this event has not completed yet
      */
     public float elapsedMillisSince(CudaEvent start) {
         checkOpen();

@@ -16,8 +16,11 @@ public class CudaException extends RuntimeException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The native function or elbo4j operation that failed. */
     private final String call;
+    /** The result's enum name, or {@link #NO_RESULT}. */
     private final String resultName;
+    /** The numeric result, or {@link #NO_RESULT_CODE}. */
     private final int resultCode;
 
     /**

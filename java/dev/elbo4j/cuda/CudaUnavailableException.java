@@ -16,6 +16,8 @@ public final class CudaUnavailableException extends CudaException {
     private final String[] attempts;
 
     /**
+     * No backend: the message is {@code what}, then every place tried, then the hint.
+     *
      * @param what     what is missing, e.g. "no CUDA driver library could be loaded"
      * @param attempts one line per place tried: the place and why it failed
      * @param hint     how to fix it (may be empty)

@@ -8,7 +8,11 @@ package dev.elbo4j.cuda;
  * @param z extent in z
  */
 public record Dim3(int x, int y, int z) {
-    /** @throws IllegalArgumentException when a dimension is less than 1 */
+    /**
+     * Checks the extents.
+     *
+     * @throws IllegalArgumentException when a dimension is less than 1
+     */
     public Dim3 {
         if (x < 1 || y < 1 || z < 1) {
             throw new IllegalArgumentException("launch dimensions must be at least 1, got " + x + "x" + y + "x" + z);

@@ -23,13 +23,12 @@ import java.util.Optional;
  * pointers travel as 64-bit integers: on the LP64 ABIs the driver ships for, a pointer argument and a 64-bit
  * integer argument are passed the same way, and a {@code long} needs no MemorySegment wrapper per call.
  */
-// FFM restricted methods (downcall linking, library loading, pointer reinterpretation) are this class's job.
+// FFM restricted method: the error texts' addresses are reinterpreted to read the C strings.
 @SuppressWarnings("restricted")
 final class DriverApi {
     static final int CUDA_SUCCESS = 0;
     static final int CUDA_ERROR_INVALID_VALUE = 1;
 
-    static final int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
     static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
@@ -48,8 +47,6 @@ final class DriverApi {
     private static final MemoryLayout HANDLE = JAVA_LONG;
     private static final MemoryLayout SIZE_T = JAVA_LONG;
     private static final MemoryLayout DEVICE_POINTER = JAVA_LONG;
-
-    private final String library;
 
     private final MethodHandle cuInit;
     private final MethodHandle cuDriverGetVersion;
@@ -115,7 +112,6 @@ final class DriverApi {
      * @param library how it was found, for messages
      */
     DriverApi(SymbolLookup symbols, String library) {
-        this.library = library;
         Downcalls bind = new Downcalls(symbols, library);
         cuInit = bind.required("cuInit", JAVA_INT);
         cuDriverGetVersion = bind.required("cuDriverGetVersion", ADDRESS);
@@ -178,11 +174,6 @@ final class DriverApi {
         cuGraphDestroy = bind.required("cuGraphDestroy", HANDLE);
         bind.requireAllFound("the CUDA driver library lacks functions elbo4j needs",
                 "elbo4j needs a CUDA 12.0 or newer driver.");
-    }
-
-    /** How the library was found (for messages and {@link CudaRuntime#describe()}). */
-    String library() {
-        return library;
     }
 
     /** A per-thread out-parameter slot (16 bytes, 8-aligned) for calls on hot paths; valid until the next use. */

@@ -14,7 +14,7 @@ import java.util.List;
  * the array at once; a download lands in a pinned block and is copied into its array when the stream is next
  * synchronized. Blocks are kept for reuse by later copies and freed when the stream (or context) is closed.
  */
-// FFM restricted methods (downcall linking, library loading, pointer reinterpretation) are this class's job.
+// FFM restricted method: the pinned block's address is reinterpreted as a segment of its size.
 @SuppressWarnings("restricted")
 final class HostStaging {
     /** A block in flight: {@code copyBack} is the download's target array, or null for an upload. */

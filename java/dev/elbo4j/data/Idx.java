@@ -32,12 +32,14 @@ public final class Idx {
 
     /** An IDX array of unsigned bytes: its dimension sizes and its elements, row-major. */
     public record Array(int[] dimensions, byte[] data) {
+        /** Keeps a copy of {@code dimensions}; {@code data} is kept as given. */
         public Array {
             Objects.requireNonNull(dimensions, "dimensions");
             Objects.requireNonNull(data, "data");
             dimensions = dimensions.clone();
         }
 
+        /** A copy of the dimension sizes, outermost first. */
         @Override
         public int[] dimensions() {
             return dimensions.clone();
@@ -51,6 +53,11 @@ public final class Idx {
 
     /** Images, count x rows x columns unsigned pixels (0 = background), row-major. */
     public record Images(int count, int rows, int columns, byte[] pixels) {
+        /**
+         * Checks the pixel count; {@code pixels} is kept as given.
+         *
+         * @throws IllegalArgumentException when {@code pixels} does not hold count x rows x columns bytes
+         */
         public Images {
             Objects.requireNonNull(pixels, "pixels");
             if ((long) count * rows * columns != pixels.length) {
@@ -65,7 +72,12 @@ public final class Idx {
         }
     }
 
-    /** Reads any unsigned-byte IDX file, gzip-compressed or not. */
+    /**
+     * Reads any unsigned-byte IDX file, gzip-compressed or not.
+     *
+     * @throws IdxFormatException when the file is not a well-formed unsigned-byte IDX file
+     * @throws IOException        when it cannot be read
+     */
     public static Array read(Path file) throws IOException {
         Objects.requireNonNull(file, "file");
         try (InputStream in = Files.newInputStream(file)) {
@@ -77,6 +89,8 @@ public final class Idx {
      * Reads an unsigned-byte IDX array from a stream, gzip-compressed or not, to its end.
      *
      * @param source the name to put in error messages (a file name)
+     * @throws IdxFormatException when the content is not a well-formed unsigned-byte IDX array
+     * @throws IOException        when the stream cannot be read
      */
     public static Array read(InputStream stream, String source) throws IOException {
         Objects.requireNonNull(stream, "stream");
@@ -94,7 +108,12 @@ public final class Idx {
         }
     }
 
-    /** Reads an {@code idx3} file of images (count x rows x columns). */
+    /**
+     * Reads an {@code idx3} file of images (count x rows x columns).
+     *
+     * @throws IdxFormatException when the file is malformed or does not have 3 dimensions
+     * @throws IOException        when it cannot be read
+     */
     public static Images readImages(Path file) throws IOException {
         Array array = read(file);
         int[] dims = array.dimensions();
@@ -105,7 +124,12 @@ public final class Idx {
         return new Images(dims[0], dims[1], dims[2], array.data());
     }
 
-    /** Reads an {@code idx1} file of labels (count). */
+    /**
+     * Reads an {@code idx1} file of labels (count).
+     *
+     * @throws IdxFormatException when the file is malformed or does not have 1 dimension
+     * @throws IOException        when it cannot be read
+     */
     public static byte[] readLabels(Path file) throws IOException {
         Array array = read(file);
         int[] dims = array.dimensions();

@@ -7,10 +7,12 @@ public final class IdxFormatException extends IOException {
 
     private static final long serialVersionUID = 1L;
 
+    /** A defect found while parsing; {@code message} starts with the file name. */
     public IdxFormatException(String message) {
         super(message);
     }
 
+    /** A defect found while reading, e.g. corrupt gzip data ({@code cause}). */
     public IdxFormatException(String message, Throwable cause) {
         super(message, cause);
     }

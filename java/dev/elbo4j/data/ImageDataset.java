@@ -21,7 +21,10 @@ public record ImageDataset(Idx.Images images, byte[] labels) {
 
     /** The two splits and their file-name prefixes. */
     public enum Split {
-        TRAIN("train"), TEST("t10k");
+        /** The training split, files {@code train-*}. */
+        TRAIN("train"),
+        /** The test split, files {@code t10k-*}. */
+        TEST("t10k");
 
         private final String prefix;
 
@@ -35,6 +38,11 @@ public record ImageDataset(Idx.Images images, byte[] labels) {
         }
     }
 
+    /**
+     * Checks that there is one label per image.
+     *
+     * @throws IllegalArgumentException when the label count is not the image count
+     */
     public ImageDataset {
         Objects.requireNonNull(images, "images");
         Objects.requireNonNull(labels, "labels");

@@ -28,6 +28,7 @@ public final class Gaussian {
 
         /** A learned vector of D values shared by all rows; its gradient (D) sums over the rows. */
         record PerDimension(float[] values) implements LogVariance {
+            /** Keeps {@code values} (D), not a copy. */
             public PerDimension {
                 Objects.requireNonNull(values, "values");
             }
@@ -35,6 +36,7 @@ public final class Gaussian {
 
         /** A decoder output of K x B x D values, like the mean; its gradient is K x B x D too. */
         record PerRow(float[] values) implements LogVariance {
+            /** Keeps {@code values} (K x B x D), not a copy. */
             public PerRow {
                 Objects.requireNonNull(values, "values");
             }

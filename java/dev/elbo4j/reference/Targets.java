@@ -28,9 +28,6 @@ public sealed interface Targets {
         return new Binarized(this, seed, offset);
     }
 
-    /** The number of elements of the underlying array. */
-    int length();
-
     /**
      * Checks that these targets are B x D and every value lies in [0, 1].
      *
@@ -43,13 +40,9 @@ public sealed interface Targets {
 
     /** Floats in [0, 1]. */
     record Values(float[] x) implements Targets {
+        /** Keeps {@code x}, not a copy. */
         public Values {
             Objects.requireNonNull(x, "x");
-        }
-
-        @Override
-        public int length() {
-            return x.length;
         }
 
         @Override
@@ -71,13 +64,9 @@ public sealed interface Targets {
 
     /** Unsigned pixels, {@code x = p / 255}. */
     record Pixels(byte[] pixels) implements Targets {
+        /** Keeps {@code pixels}, not a copy. */
         public Pixels {
             Objects.requireNonNull(pixels, "pixels");
-        }
-
-        @Override
-        public int length() {
-            return pixels.length;
         }
 
         @Override
@@ -95,13 +84,9 @@ public sealed interface Targets {
 
     /** {@code source} binarized with stream-1 uniforms under {@code (seed, offset)}. */
     record Binarized(Targets source, long seed, int offset) implements Targets {
+        /** Binarizes {@code source} as it reads it; the source is not copied. */
         public Binarized {
             Objects.requireNonNull(source, "source");
-        }
-
-        @Override
-        public int length() {
-            return source.length();
         }
 
         @Override

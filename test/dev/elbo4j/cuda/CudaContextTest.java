@@ -46,9 +46,12 @@ class CudaContextTest {
 
     @Test
     void ordinalsOutsideTheDeviceRangeAreRejected() {
-        assertThrows(IllegalArgumentException.class, () -> runtime.device(-1));
-        assertThrows(IllegalArgumentException.class, () -> runtime.device(runtime.deviceCount()));
-        assertThrows(IllegalArgumentException.class, () -> runtime.openContext(runtime.deviceCount()));
+        IllegalArgumentException negative = assertThrows(IllegalArgumentException.class, () -> runtime.device(-1));
+        assertTrue(negative.getMessage().contains("device ordinal -1 is out of range"), negative.getMessage());
+        int past = runtime.deviceCount();
+        IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class, () -> runtime.device(past));
+        assertTrue(tooLarge.getMessage().contains("the driver sees " + past + " device(s)"), tooLarge.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> runtime.openContext(past));
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.elbo4j.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -98,7 +99,7 @@ class CudaGraphTest {
             assertFalse(stream.isCapturing());
             fill.launch(stream, 4, 128, y, 2f, (long) N);
             stream.synchronize();
-            assertTrue(y.toFloatArray()[N - 1] == 2f);
+            assertEquals(2f, y.toFloatArray()[N - 1], "the stream is usable after the failed capture");
         }
     }
 
@@ -114,7 +115,8 @@ class CudaGraphTest {
 
     @Test
     void theLegacyDefaultStreamCannotBeCaptured() {
-        assertThrows(NullPointerException.class, () -> cuda.capture(null, () -> { }));
+        NullPointerException e = assertThrows(NullPointerException.class, () -> cuda.capture(null, () -> { }));
+        assertTrue(e.getMessage().contains("legacy default stream cannot be captured"), e.getMessage());
     }
 
     @Test

@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ConditionEvaluationResult;
+import org.junit.jupiter.api.extension.ExecutionCondition;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
@@ -29,11 +31,13 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * }
  * }</pre>
  *
- * When no backend is usable, the class is SKIPPED with the reason printed, unless system property
- * {@code elbo4j.test.requireBackend} or environment variable {@code ELBO4J_TEST_REQUIRE_BACKEND} is "true"
- * (CI sets it): then the class FAILS with the reason. Every class that uses it carries {@code @Tag("cuda")}.
+ * When no backend is usable, the class is SKIPPED (disabled, so the build's summary counts it as skipped) with
+ * the reason printed, unless system property {@code elbo4j.test.requireBackend} or environment variable
+ * {@code ELBO4J_TEST_REQUIRE_BACKEND} is "true" (CI sets it): then the class FAILS with the reason. Every class
+ * that uses it carries {@code @Tag("cuda")}.
  */
-public final class CudaTestSupport implements BeforeAllCallback, AfterAllCallback, ParameterResolver {
+public final class CudaTestSupport implements ExecutionCondition, BeforeAllCallback, AfterAllCallback,
+        ParameterResolver {
     private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(CudaTestSupport.class);
     private static final String CONTEXT_KEY = "context";
 
@@ -68,6 +72,26 @@ public final class CudaTestSupport implements BeforeAllCallback, AfterAllCallbac
             skipOrFail("cuBLAS", e.getMessage());
             throw new AssertionError("unreachable: skipOrFail always throws", e);
         }
+    }
+
+    /**
+     * Disables the class when no backend loads and none is required; a required backend leaves it enabled so that
+     * {@link #beforeAll} fails it.
+     */
+    @Override
+    public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext extension) {
+        Optional<String> unavailable = CudaRuntime.unavailableReason();
+        if (unavailable.isEmpty()) {
+            return ConditionEvaluationResult.enabled("a CUDA backend is loaded");
+        }
+        if (backendRequired()) {
+            return ConditionEvaluationResult.enabled("a CUDA backend is required: the class fails in beforeAll");
+        }
+        String message = extension.getDisplayName() + ": no usable CUDA backend: " + unavailable.get();
+        if (extension.getTestMethod().isEmpty()) {
+            System.err.println("[elbo4j] " + message);
+        }
+        return ConditionEvaluationResult.disabled(message);
     }
 
     @Override

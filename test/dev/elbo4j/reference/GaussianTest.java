@@ -1,5 +1,6 @@
 package dev.elbo4j.reference;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -115,12 +116,20 @@ class GaussianTest {
 
     @Test
     void gradLogVarMayBeOmittedForALearnedVariance(TestRandom random) {
-        Inputs in = Inputs.draw(random, 1, 2, 3);
-        float[] gradMean = new float[6];
-        Gaussian.logProbAndGrad(in.mean, in.x, new LogVariance.PerRow(random.uniforms(6, -1, 1)), 1, 2, 3, 0.5f,
-                new float[2], gradMean, null);
-        for (float g : gradMean) {
-            assertTrue(Float.isFinite(g));
+        Inputs in = Inputs.draw(random, 2, 3, 5);
+        LogVariance[] learned = {new LogVariance.PerDimension(random.logvars(5)),
+            new LogVariance.PerRow(random.logvars(2 * 3 * 5))};
+        for (LogVariance logVar : learned) {
+            float[] logp = new float[6];
+            float[] gradMean = ReparameterizationTest.nanArray(30);
+            Gaussian.logProbAndGrad(in.mean, in.x, logVar, 2, 3, 5, 0.5f, logp, gradMean, null);
+            float[] fullLogp = new float[6];
+            float[] fullGradMean = new float[30];
+            float[] gradLogVar = new float[logVar instanceof LogVariance.PerRow ? 30 : 5];
+            Gaussian.logProbAndGrad(in.mean, in.x, logVar, 2, 3, 5, 0.5f, fullLogp, fullGradMean, gradLogVar);
+            // Omitting the variance's gradient changes nothing else.
+            assertArrayEquals(fullLogp, logp, 0f, mode(logVar));
+            assertArrayEquals(fullGradMean, gradMean, 0f, mode(logVar));
         }
     }
 

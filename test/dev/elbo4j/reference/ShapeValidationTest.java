@@ -66,6 +66,10 @@ class ShapeValidationTest {
                 new float[2], new float[20], new float[20]), "gradLogVar", "20", "D = 10");
         expect(() -> Gaussian.logProbAndGrad(mean, x, new LogVariance.PerRow(new float[20]), 1, 2, 10, 0.5f,
                 new float[2], new float[21], new float[20]), "gradMean", "21", "1 x 2 x 10");
+        expect(() -> Gaussian.logProb(mean, x, new LogVariance.Fixed(0f), 0, 2, 10, new float[0]),
+                "K", "at least 1", "0");
+        expect(() -> Gaussian.logProb(new float[0], new float[0], new LogVariance.Fixed(0f), 1, 0, 10, new float[0]),
+                "B", "at least 1", "0");
     }
 
     @Test
@@ -77,6 +81,12 @@ class ShapeValidationTest {
         expect(() -> Iwae.logWeights(new float[5 * 4], 5, 2, 4, 3, 0, 0, new float[3 * 4], new float[15]),
                 "logpx", "3 x 4", "3 x 5");
         expect(() -> Iwae.gap(new float[5], new float[6], 5), "elbo", "6", "B = 5");
+        expect(() -> Iwae.bound(new float[0], 0, 5, new float[5]), "K", "at least 1", "0");
+        expect(() -> Iwae.bound(new float[0], 3, 0, new float[0]), "B", "at least 1", "0");
+        expect(() -> Iwae.logWeights(new float[5 * 4], 5, 2, 4, 0, 0, 0, new float[0], new float[0]),
+                "K", "at least 1", "0");
+        expect(() -> Elbo.loss(new float[0], new float[0], 0, 1f), "B", "at least 1", "0");
+        expect(() -> Elbo.bitsPerDimension(-100, 0), "D", "at least 1", "0");
     }
 
     @Test
