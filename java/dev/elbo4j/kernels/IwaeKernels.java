@@ -29,6 +29,8 @@ import dev.elbo4j.cuda.DeviceBuffer;
 public final class IwaeKernels {
     static final String BOUND = "elbo4j_iwae_bound";
     private static final int THREADS = 256;
+    /** A block owns 32 rows; its 8 warps share out the K samples of each (kernels/iwae.cu). */
+    private static final int ROWS_PER_BLOCK = 32;
 
     private final CudaContext context;
     private final CudaFunction bound;
@@ -52,7 +54,7 @@ public final class IwaeKernels {
     public void bound(CudaStream stream, DeviceBuffer logPx, DeviceBuffer logRatio, int samples, int batch,
                       DeviceBuffer logWeights, DeviceBuffer bound) {
         check(stream, logPx, logRatio, samples, batch, logWeights, bound);
-        this.bound.launch(stream, blocks(batch, THREADS), THREADS, logPx, logRatio, samples, batch,
+        this.bound.launch(stream, blocks(batch, ROWS_PER_BLOCK), THREADS, logPx, logRatio, samples, batch,
                 pointerOrNull(logWeights), bound);
     }
 

@@ -33,8 +33,8 @@ import dev.elbo4j.reference.TestRandom;
 @ExtendWith({CudaTestSupport.class, TestRandom.Extension.class})
 class IwaeKernelsTest {
     private static final double LOG_TWO_PI = Math.log(2 * Math.PI);
-    /** {K, B}. */
-    private static final int[][] SHAPES = {{1, 1}, {1, 9}, {2, 1}, {7, 5}, {64, 3}, {5, 300}, {300, 2}};
+    /** {K, B}: K around the kernel's 8 sample groups and B around its 32 rows per block (merges and tails). */
+    private static final int[][] SHAPES = {{1, 1}, {1, 9}, {2, 1}, {7, 5}, {64, 3}, {5, 300}, {300, 2}, {9, 33}, {67, 70}};
 
     private final CudaContext cuda;
     private final IwaeKernels fused;
