@@ -260,7 +260,9 @@ public final class Report implements Callable<Integer> {
             out.println();
         }
 
-        out.println("Targets");
+        boolean emulated = measurements.stream().anyMatch(m -> !m.backend().isEmpty());
+        // The targets are about a GPU; an emulator run only shows that the report works.
+        out.println(emulated ? "Targets (NOT a GPU measurement: these results come from the CPU emulator)" : "Targets");
         if (targets.isEmpty()) {
             out.println("  (no fused/unfused pairs in these results)");
         }
