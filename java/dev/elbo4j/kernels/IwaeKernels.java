@@ -18,8 +18,8 @@ import dev.elbo4j.cuda.DeviceBuffer;
 
 /**
  * The importance-weighted bound per data row ({@code kernels/iwae.cu}): {@code IWAE_K = logsumexp_k(log w_k) -
- * log K} with {@code log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x)}, the largest weight subtracted first
- * so weights near -1e4 neither underflow nor overflow.
+ * log K} with {@code log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x)}, in one pass with the running largest
+ * weight subtracted (an online log-sum-exp), so weights near -1e4 neither underflow nor overflow.
  *
  * <p>The inputs come from the other fused kernels: {@code logPx} (K x B) is the likelihood kernel's per-row
  * output for the K x B latent rows of {@code z}, {@code logRatio} (K x B) the latent forward's
