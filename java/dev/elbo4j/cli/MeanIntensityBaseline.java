@@ -7,6 +7,8 @@ import dev.elbo4j.reference.Bernoulli;
 import dev.elbo4j.reference.Elbo;
 import dev.elbo4j.reference.Reparameterization;
 import dev.elbo4j.reference.Targets;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
 
 /**
  * The simplest VAE-shaped model: an encoder that outputs {@code mu = 0, logvar = 0} for every image (so the
@@ -93,9 +95,9 @@ record MeanIntensityBaseline(float[] logits) {
                 x = x.binarized(binarizeSeed, batchNumber);
             }
             float[] logp = new float[rows];
-            Bernoulli.logProb(batchLogits, x, 1, rows, dims, logp);
+            Bernoulli.logProb(LikelihoodShape.of(rows, dims), batchLogits, x, logp);
             float[] kl = new float[rows];
-            Reparameterization.kl(new float[rows * 2 * LATENT], rows, LATENT, 2 * LATENT, kl);
+            Reparameterization.kl(LatentShape.of(rows, LATENT), new float[rows * 2 * LATENT], kl);
             for (int b = 0; b < rows; b++) {
                 sumLogLikelihood += logp[b];
                 sumKl += kl[b];

@@ -3,11 +3,10 @@ package dev.elbo4j.kernels;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.buffer;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
-import static dev.elbo4j.kernels.LaunchChecks.elements;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.indexable;
 import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
-import static dev.elbo4j.kernels.LaunchChecks.positive;
 import static dev.elbo4j.kernels.LaunchChecks.render;
 
 import java.util.Objects;
@@ -16,17 +15,18 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaFunction;
 import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.LikelihoodShape;
 
 /**
  * The fused Bernoulli reconstruction loss and gradient ({@code kernels/bernoulli.cu}): one pass over the logits
  * and the data writes the per-row log-likelihood and the logit gradient of the loss, already scaled, so the
  * decoder's backward GEMM consumes it directly.
  *
- * <p>Shapes: {@code logits} (K*B) x D, the decoder's output for K latent samples of each of B data rows (row
- * {@code k*B + b} is scored against data row {@code b}; K = 1 for the ELBO); {@code x} B x D in one of the
- * {@link TargetFormat}s; {@code logProb} K x B; {@code grad} (K*B) x D. Buffers may be larger than their shape
- * needs. Everything is checked before the launch; the work is enqueued on {@code stream} (null: the legacy
- * default stream).
+ * <p>Shapes, all from one {@link LikelihoodShape} (K, B, D): {@code logits} (K*B) x D, the decoder's output for K
+ * latent samples of each of B data rows (row {@code k*B + b} is scored against data row {@code b}; K = 1 for the
+ * ELBO); {@code x} B x D in one of the {@link TargetFormat}s; {@code logProb} K x B; {@code grad} (K*B) x D. Buffers
+ * may be larger than their shape needs. Everything is checked before the launch; the work is enqueued on
+ * {@code stream} (null: the legacy default stream).
  */
 public final class BernoulliKernels {
     static final String FLOAT32_TARGETS = "elbo4j_bernoulli_loss_grad_f32";
@@ -53,24 +53,23 @@ public final class BernoulliKernels {
      *   grad[r][d] = gradScale * (sigmoid(l_d) - x_d)
      * </pre>
      *
-     * @param logits        (K*B) x D
-     * @param x             B x D in {@code format}, values in [0, 1] (device data: not checked)
-     * @param format        how x is stored
-     * @param binarization  dynamic binarization of x in the pass, or null for x as it is
-     * @param samples       K, at least 1
-     * @param batch         B, at least 1
-     * @param dims          D, at least 1
-     * @param gradScale     the row weight w: 1/B for a batch mean, 1/(K*B) when the loss also averages K samples
-     * @param logProb       output, K x B
-     * @param grad          output, (K*B) x D; null to compute the log-likelihood alone (evaluation)
+     * @param shape        K, B, D
+     * @param logits       (K*B) x D
+     * @param x            B x D in {@code format}, values in [0, 1] (device data: not checked)
+     * @param format       how x is stored
+     * @param binarization dynamic binarization of x in the pass, or null for x as it is
+     * @param gradScale    the row weight w: 1/B for a batch mean, 1/(K*B) when the loss also averages K samples
+     * @param logProb      output, K x B
+     * @param grad         output, (K*B) x D; null to compute the log-likelihood alone (evaluation)
      */
-    public void lossAndGradient(CudaStream stream, DeviceBuffer logits, DeviceBuffer x, TargetFormat format,
-                                Binarization binarization, int samples, int batch, int dims, float gradScale,
-                                DeviceBuffer logProb, DeviceBuffer grad) {
-        check(stream, logits, x, format, samples, batch, dims, gradScale, logProb, grad);
+    public void lossAndGradient(CudaStream stream, LikelihoodShape shape, DeviceBuffer logits, DeviceBuffer x,
+                                TargetFormat format, Binarization binarization, float gradScale, DeviceBuffer logProb,
+                                DeviceBuffer grad) {
+        check(stream, shape, logits, x, format, gradScale, logProb, grad);
         CudaFunction kernel = format == TargetFormat.FLOAT32 ? floatTargets : pixelTargets;
-        kernel.launch(stream, blocks((long) samples * batch, ROWS_PER_BLOCK), THREADS,
-                logits, x, samples * batch, batch, dims, gradScale,
+        int rows = (int) shape.sampleShape().rows();
+        kernel.launch(stream, blocks(rows, ROWS_PER_BLOCK), THREADS,
+                logits, x, rows, shape.batch(), shape.dims(), gradScale,
                 binarization == null ? 0 : 1,
                 binarization == null ? 0L : binarization.seed(),
                 binarization == null ? 0 : binarization.offset(),
@@ -78,26 +77,25 @@ public final class BernoulliKernels {
     }
 
     /** The checks of {@link #lossAndGradient}, also made by the unfused baseline. */
-    void check(CudaStream stream, DeviceBuffer logits, DeviceBuffer x, TargetFormat format, int samples, int batch,
-               int dims, float gradScale, DeviceBuffer logProb, DeviceBuffer grad) {
+    void check(CudaStream stream, LikelihoodShape shape, DeviceBuffer logits, DeviceBuffer x, TargetFormat format,
+               float gradScale, DeviceBuffer logProb, DeviceBuffer grad) {
+        Objects.requireNonNull(shape, "shape");
         LaunchChecks.stream(stream, context);
         Objects.requireNonNull(format, "format");
-        positive(samples, "K (samples)");
-        positive(batch, "B (batch)");
-        positive(dims, "D (dims)");
         finite(gradScale, "gradScale");
-        long logitElements = elements("logits (K*B x D)", samples, batch, dims);
-        long dataElements = elements("x (B x D)", batch, dims);
-        String logitShape = "K*B x D = " + render(samples * batch, dims);
+        String logitShape = "K*B x D = " + shape.sampleShape().rows() + " x " + shape.dims();
+        long logitElements = indexable("logits (" + logitShape + ")", shape.outputElements());
+        long dataElements = shape.dataElements();
+        long rows = shape.sampleShape().rows();
         floats(logits, "logits", logitShape, logitElements, context);
-        buffer(x, "x", "B x D = " + render(batch, dims) + " (" + format + ")", dataElements, format.bytesPerElement(),
-                context);
-        floats(logProb, "logProb", "K x B = " + render(samples, batch), (long) samples * batch, context);
+        buffer(x, "x", "B x D = " + render(shape.batch(), shape.dims()) + " (" + format + ")", dataElements,
+                format.bytesPerElement(), context);
+        floats(logProb, "logProb", shape.sampleShape().toString(), rows, context);
         if (grad != null) {
             floats(grad, "grad", logitShape, logitElements, context);
         }
         long logitBytes = logitElements * Float.BYTES;
-        long logProbBytes = (long) samples * batch * Float.BYTES;
+        long logProbBytes = rows * Float.BYTES;
         disjoint(logProb, logProbBytes, "logProb", logits, logitBytes, "logits");
         disjoint(logProb, logProbBytes, "logProb", x, dataElements * format.bytesPerElement(), "x");
         disjoint(grad, logitBytes, "grad", logits, logitBytes, "logits");
@@ -110,8 +108,8 @@ public final class BernoulliKernels {
      *
      * @param logProb output, K x B
      */
-    public void logProb(CudaStream stream, DeviceBuffer logits, DeviceBuffer x, TargetFormat format,
-                        Binarization binarization, int samples, int batch, int dims, DeviceBuffer logProb) {
-        lossAndGradient(stream, logits, x, format, binarization, samples, batch, dims, 1f, logProb, null);
+    public void logProb(CudaStream stream, LikelihoodShape shape, DeviceBuffer logits, DeviceBuffer x,
+                        TargetFormat format, Binarization binarization, DeviceBuffer logProb) {
+        lossAndGradient(stream, shape, logits, x, format, binarization, 1f, logProb, null);
     }
 }

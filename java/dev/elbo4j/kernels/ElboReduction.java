@@ -1,12 +1,12 @@
 package dev.elbo4j.kernels;
 
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
-import static dev.elbo4j.kernels.LaunchChecks.elements;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.indexable;
+import static dev.elbo4j.kernels.LaunchChecks.oneSamplePerRow;
 import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
 import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
-import static dev.elbo4j.kernels.LaunchChecks.positive;
 
 import java.util.Objects;
 
@@ -14,6 +14,7 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaFunction;
 import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.SampleShape;
 
 /**
  * The batch loss and the mean ELBO from per-row terms ({@code kernels/elbo_reduce.cu}), with K = 1: one block
@@ -22,8 +23,6 @@ import dev.elbo4j.cuda.DeviceBuffer;
  */
 public final class ElboReduction {
     static final String REDUCE = "elbo4j_elbo_reduce";
-    /** Floats of the {@code totals} output: the loss, then the mean ELBO. */
-    public static final int TOTALS = 2;
     private static final int THREADS = 256;
 
     private final CudaContext context;
@@ -36,37 +35,39 @@ public final class ElboReduction {
     }
 
     /**
-     * Writes {@code totals[0] = loss = -(1/B) sum_b (logProb_b - beta * kl_b)} and
-     * {@code totals[1] = mean ELBO = (1/B) sum_b (logProb_b - kl_b)}, both in nats per row, and optionally the
-     * per-row {@code elbo[b] = logProb_b - kl_b}.
+     * Writes {@code totals = [loss, mean ELBO]} ({@link ElboTotals} reads them): {@code loss = -(1/B) sum_b (logProb_b
+     * - beta * kl_b)} and {@code mean ELBO = (1/B) sum_b (logProb_b - kl_b)}, both in nats per row, and optionally
+     * the per-row {@code elbo[b] = logProb_b - kl_b}.
      *
+     * @param rows    B rows of one sample each ({@code SampleShape.of(B)}; K must be 1)
      * @param logProb B, log p(x_b | z_b) from the likelihood kernel
      * @param kl      B, KL_b from the latent forward
-     * @param batch   B, at least 1
      * @param beta    KL weight of the loss: 1 for the ELBO, other values for beta-VAE training (the mean ELBO
      *                always uses 1)
      * @param elbo    output, B; null when not wanted
-     * @param totals  output, {@value #TOTALS} floats
+     * @param totals  output, {@value ElboTotals#FLOATS} floats: {@code [loss, mean ELBO]}
      */
-    public void reduce(CudaStream stream, DeviceBuffer logProb, DeviceBuffer kl, int batch, float beta,
+    public void reduce(CudaStream stream, SampleShape rows, DeviceBuffer logProb, DeviceBuffer kl, float beta,
                        DeviceBuffer elbo, DeviceBuffer totals) {
-        check(stream, logProb, kl, batch, beta, elbo, totals);
-        reduce.launch(stream, 1, THREADS, logProb, kl, batch, beta, pointerOrNull(elbo), totals);
+        check(stream, rows, logProb, kl, beta, elbo, totals);
+        reduce.launch(stream, 1, THREADS, logProb, kl, rows.batch(), beta, pointerOrNull(elbo), totals);
     }
 
     /** The checks of {@link #reduce}, also made by the unfused baseline. */
-    void check(CudaStream stream, DeviceBuffer logProb, DeviceBuffer kl, int batch, float beta, DeviceBuffer elbo,
-               DeviceBuffer totals) {
+    void check(CudaStream stream, SampleShape rows, DeviceBuffer logProb, DeviceBuffer kl, float beta,
+               DeviceBuffer elbo, DeviceBuffer totals) {
+        Objects.requireNonNull(rows, "rows");
         LaunchChecks.stream(stream, context);
-        positive(batch, "B (batch)");
-        elements("logProb (B)", batch);
+        oneSamplePerRow(rows, "ElboReduction.reduce");
+        int batch = rows.batch();
+        indexable("logProb (B) = " + batch, batch);
         finite(beta, "beta");
         floats(logProb, "logProb", "B = " + batch, batch, context);
         floats(kl, "kl", "B = " + batch, batch, context);
         optionalFloats(elbo, "elbo", "B = " + batch, batch, context);
-        floats(totals, "totals", "2 (loss, mean ELBO)", TOTALS, context);
+        floats(totals, "totals", ElboTotals.FLOATS + " (loss, mean ELBO)", ElboTotals.FLOATS, context);
         long rowBytes = (long) batch * Float.BYTES;
-        long totalBytes = TOTALS * Float.BYTES;
+        long totalBytes = ElboTotals.FLOATS * Float.BYTES;
         disjoint(elbo, rowBytes, "elbo", logProb, rowBytes, "logProb");
         disjoint(elbo, rowBytes, "elbo", kl, rowBytes, "kl");
         disjoint(totals, totalBytes, "totals", logProb, rowBytes, "logProb");

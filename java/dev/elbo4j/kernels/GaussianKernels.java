@@ -2,11 +2,10 @@ package dev.elbo4j.kernels;
 
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
-import static dev.elbo4j.kernels.LaunchChecks.elements;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.indexable;
 import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
-import static dev.elbo4j.kernels.LaunchChecks.positive;
 import static dev.elbo4j.kernels.LaunchChecks.render;
 
 import java.util.Objects;
@@ -15,6 +14,7 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaFunction;
 import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.LikelihoodShape;
 
 /**
  * The fused Gaussian reconstruction loss and gradients ({@code kernels/gaussian.cu}): one pass over the means,
@@ -23,10 +23,10 @@ import dev.elbo4j.cuda.DeviceBuffer;
  * floating-point atomics: per-block partial sums into a caller's workspace, then a second kernel that adds them
  * in a fixed order.
  *
- * <p>Shapes: {@code mean} (K*B) x D (row {@code k*B + b} scored against data row {@code b}), {@code x} B x D
- * float32, {@code logProb} K x B, {@code gradMean} (K*B) x D, the log-variance as {@link LogVariance}. Buffers may
- * be larger than their shape needs. Everything is checked before the first launch; the work is enqueued on
- * {@code stream} (null: the legacy default stream).
+ * <p>Shapes, all from one {@link LikelihoodShape} (K, B, D): {@code mean} (K*B) x D (row {@code k*B + b} scored
+ * against data row {@code b}), {@code x} B x D float32, {@code logProb} K x B, {@code gradMean} (K*B) x D, the
+ * log-variance as {@link LogVariance}. Buffers may be larger than their shape needs. Everything is checked before the
+ * first launch; the work is enqueued on {@code stream} (null: the legacy default stream).
  */
 public final class GaussianKernels {
     static final String LOSS_GRAD = "elbo4j_gaussian_loss_grad";
@@ -72,13 +72,19 @@ public final class GaussianKernels {
 
     /**
      * Floats of workspace that {@link #lossAndGradient} needs for the gradient of a {@link LogVariance.PerDimension}
-     * log-variance: one partial sum per column for each block of 16 rows.
+     * log-variance: one partial sum per column for each block of 16 rows, {@code ceil(K*B / 16) * D}, exact.
+     *
+     * @throws IllegalArgumentException when the count exceeds {@code Long.MAX_VALUE} (it never wraps)
      */
-    public static long workspaceFloats(int samples, int batch, int dims) {
-        positive(samples, "K (samples)");
-        positive(batch, "B (batch)");
-        positive(dims, "D (dims)");
-        return (((long) samples * batch + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK) * dims;
+    public static long workspaceFloats(LikelihoodShape shape) {
+        long rows = shape.sampleShape().rows();
+        long blocks = rows / ROWS_PER_BLOCK + (rows % ROWS_PER_BLOCK == 0 ? 0 : 1);
+        try {
+            return Math.multiplyExact(blocks, shape.dims());
+        } catch (ArithmeticException overflow) {
+            throw new IllegalArgumentException("the workspace for " + shape + " (ceil(K*B / 16) x D = " + blocks
+                    + " x " + shape.dims() + " floats) has more than Long.MAX_VALUE elements");
+        }
     }
 
     /**
@@ -90,12 +96,10 @@ public final class GaussianKernels {
      *                      or summed over the K*B rows (PerDimension, D)
      * </pre>
      *
+     * @param shape      K, B, D
      * @param mean       (K*B) x D
      * @param x          B x D
      * @param logVar     s in one of the three modes
-     * @param samples    K, at least 1
-     * @param batch      B, at least 1
-     * @param dims       D, at least 1
      * @param gradScale  the row weight w: 1/B for a batch mean
      * @param logProb    output, K x B
      * @param gradMean   output, (K*B) x D; null when not wanted
@@ -103,18 +107,20 @@ public final class GaussianKernels {
      * @param workspace  at least {@link #workspaceFloats} floats when {@code gradLogVar} is wanted for a
      *                   {@link LogVariance.PerDimension} log-variance; else unused and may be null
      */
-    public void lossAndGradient(CudaStream stream, DeviceBuffer mean, DeviceBuffer x, LogVariance logVar, int samples,
-                                int batch, int dims, float gradScale, DeviceBuffer logProb, DeviceBuffer gradMean,
+    public void lossAndGradient(CudaStream stream, LikelihoodShape shape, DeviceBuffer mean, DeviceBuffer x,
+                                LogVariance logVar, float gradScale, DeviceBuffer logProb, DeviceBuffer gradMean,
                                 DeviceBuffer gradLogVar, DeviceBuffer workspace) {
-        Resolved resolved = check(stream, mean, x, logVar, samples, batch, dims, gradScale, logProb, gradMean,
-                gradLogVar, workspace, true);
-        int rows = samples * batch;
+        Resolved resolved = check(stream, shape, mean, x, logVar, gradScale, logProb, gradMean, gradLogVar, workspace,
+                true);
+        int rows = (int) shape.sampleShape().rows();
+        int dims = shape.dims();
         DeviceBuffer partials = resolved.perDimensionGrad() ? workspace : null;
         int lossBlocks = blocks(rows, ROWS_PER_BLOCK);
         DeviceBuffer gradLogVarRows = logVar instanceof LogVariance.PerRow ? gradLogVar : null;
         lossGrad.launch(stream, lossBlocks, THREADS,
-                mean, x, rows, batch, dims, pointerOrNull(resolved.values()), resolved.fixed(), resolved.rowStride(),
-                gradScale, logProb, pointerOrNull(gradMean), pointerOrNull(gradLogVarRows), pointerOrNull(partials));
+                mean, x, rows, shape.batch(), dims, pointerOrNull(resolved.values()), resolved.fixed(),
+                resolved.rowStride(), gradScale, logProb, pointerOrNull(gradMean), pointerOrNull(gradLogVarRows),
+                pointerOrNull(partials));
         if (resolved.perDimensionGrad()) {
             logVarGrad.launch(stream, blocks(dims, COLUMNS_PER_BLOCK), THREADS,
                     partials, lossBlocks, dims, gradScale, gradLogVar);
@@ -132,22 +138,21 @@ public final class GaussianKernels {
      * The checks of {@link #lossAndGradient}, also made by the unfused baseline, which has its own scratch memory
      * ({@code usesWorkspace} false: the workspace is neither needed nor checked).
      */
-    Resolved check(CudaStream stream, DeviceBuffer mean, DeviceBuffer x, LogVariance logVar, int samples, int batch,
-                   int dims, float gradScale, DeviceBuffer logProb, DeviceBuffer gradMean, DeviceBuffer gradLogVar,
+    Resolved check(CudaStream stream, LikelihoodShape shape, DeviceBuffer mean, DeviceBuffer x, LogVariance logVar,
+                   float gradScale, DeviceBuffer logProb, DeviceBuffer gradMean, DeviceBuffer gradLogVar,
                    DeviceBuffer workspace, boolean usesWorkspace) {
+        Objects.requireNonNull(shape, "shape");
         LaunchChecks.stream(stream, context);
         Objects.requireNonNull(logVar, "logVar");
-        positive(samples, "K (samples)");
-        positive(batch, "B (batch)");
-        positive(dims, "D (dims)");
         finite(gradScale, "gradScale");
-        int rows = samples * batch;
-        long meanElements = elements("mean (K*B x D)", samples, batch, dims);
-        long dataElements = elements("x (B x D)", batch, dims);
-        String rowsShape = "K*B x D = " + render(rows, dims);
+        long rows = shape.sampleShape().rows();
+        int dims = shape.dims();
+        String rowsShape = "K*B x D = " + rows + " x " + dims;
+        long meanElements = indexable("mean (" + rowsShape + ")", shape.outputElements());
+        long dataElements = shape.dataElements();
         floats(mean, "mean", rowsShape, meanElements, context);
-        floats(x, "x", "B x D = " + render(batch, dims), dataElements, context);
-        floats(logProb, "logProb", "K x B = " + render(samples, batch), rows, context);
+        floats(x, "x", "B x D = " + render(shape.batch(), dims), dataElements, context);
+        floats(logProb, "logProb", shape.sampleShape().toString(), rows, context);
         if (gradMean != null) {
             floats(gradMean, "gradMean", rowsShape, meanElements, context);
         }
@@ -175,8 +180,7 @@ public final class GaussianKernels {
                 if (gradLogVar != null) {
                     floats(gradLogVar, "gradLogVar (per dimension)", "D = " + dims, dims, context);
                     if (usesWorkspace) {
-                        floats(workspace, "workspace", "ceil(K*B / 16) x D", workspaceFloats(samples, batch, dims),
-                                context);
+                        floats(workspace, "workspace", "ceil(K*B / 16) x D", workspaceFloats(shape), context);
                     }
                     perDimensionGrad = true;
                     gradLogVarBytes = (long) dims * Float.BYTES;
@@ -199,12 +203,12 @@ public final class GaussianKernels {
             }
         }
         long dataBytes = dataElements * Float.BYTES;
-        long logProbBytes = (long) rows * Float.BYTES;
+        long logProbBytes = rows * Float.BYTES;
         DeviceBuffer[] inputs = {mean, x, logVarValues};
         long[] inputBytes = {meanBytes, dataBytes, logVarBytes};
         String[] inputNames = {"mean", "x", "logVar"};
         DeviceBuffer partials = perDimensionGrad && usesWorkspace ? workspace : null;
-        long partialBytes = partials != null ? workspaceFloats(samples, batch, dims) * Float.BYTES : 0;
+        long partialBytes = partials != null ? workspaceFloats(shape) * Float.BYTES : 0;
         DeviceBuffer[] outputs = {logProb, gradMean, gradLogVar, partials};
         long[] outputBytes = {logProbBytes, gradMean == null ? 0 : meanBytes, gradLogVarBytes, partialBytes};
         String[] outputNames = {"logProb", "gradMean", "gradLogVar", "workspace"};

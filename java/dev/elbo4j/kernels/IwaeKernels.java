@@ -2,12 +2,10 @@ package dev.elbo4j.kernels;
 
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
-import static dev.elbo4j.kernels.LaunchChecks.elements;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.indexable;
 import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
 import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
-import static dev.elbo4j.kernels.LaunchChecks.positive;
-import static dev.elbo4j.kernels.LaunchChecks.render;
 
 import java.util.Objects;
 
@@ -15,6 +13,7 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaFunction;
 import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.SampleShape;
 
 /**
  * The importance-weighted bound per data row ({@code kernels/iwae.cu}): {@code IWAE_K = logsumexp_k(log w_k) -
@@ -44,31 +43,30 @@ public final class IwaeKernels {
     /**
      * Writes the log weights (optional) and the bound of each row, in nats.
      *
+     * @param shape      K, B
      * @param logPx      K x B, log p(x_b | z_kb)
      * @param logRatio   K x B, log p(z_kb) - log q(z_kb | x_b)
-     * @param samples    K, at least 1
-     * @param batch      B, at least 1
      * @param logWeights output, K x B, {@code logPx + logRatio} rounded to float32; null when not wanted
      * @param bound      output, B: IWAE_K of each row, computed from the float32 log weights
      */
-    public void bound(CudaStream stream, DeviceBuffer logPx, DeviceBuffer logRatio, int samples, int batch,
+    public void bound(CudaStream stream, SampleShape shape, DeviceBuffer logPx, DeviceBuffer logRatio,
                       DeviceBuffer logWeights, DeviceBuffer bound) {
-        check(stream, logPx, logRatio, samples, batch, logWeights, bound);
-        this.bound.launch(stream, blocks(batch, ROWS_PER_BLOCK), THREADS, logPx, logRatio, samples, batch,
-                pointerOrNull(logWeights), bound);
+        check(stream, shape, logPx, logRatio, logWeights, bound);
+        this.bound.launch(stream, blocks(shape.batch(), ROWS_PER_BLOCK), THREADS, logPx, logRatio, shape.samples(),
+                shape.batch(), pointerOrNull(logWeights), bound);
     }
 
     /** The checks of {@link #bound}, also made by the unfused baseline. */
-    void check(CudaStream stream, DeviceBuffer logPx, DeviceBuffer logRatio, int samples, int batch,
+    void check(CudaStream stream, SampleShape shape, DeviceBuffer logPx, DeviceBuffer logRatio,
                DeviceBuffer logWeights, DeviceBuffer bound) {
+        Objects.requireNonNull(shape, "shape");
         LaunchChecks.stream(stream, context);
-        positive(samples, "K (samples)");
-        positive(batch, "B (batch)");
-        long weights = elements("log weights (K x B)", samples, batch);
-        String shape = "K x B = " + render(samples, batch);
-        floats(logPx, "logPx", shape, weights, context);
-        floats(logRatio, "logRatio", shape, weights, context);
-        optionalFloats(logWeights, "logWeights", shape, weights, context);
+        String weightShape = shape.toString();
+        long weights = indexable("log weights (" + weightShape + ")", shape.rows());
+        int batch = shape.batch();
+        floats(logPx, "logPx", weightShape, weights, context);
+        floats(logRatio, "logRatio", weightShape, weights, context);
+        optionalFloats(logWeights, "logWeights", weightShape, weights, context);
         floats(bound, "bound", "B = " + batch, batch, context);
         long weightBytes = weights * Float.BYTES;
         long boundBytes = (long) batch * Float.BYTES;

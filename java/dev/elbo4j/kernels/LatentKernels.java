@@ -3,12 +3,11 @@ package dev.elbo4j.kernels;
 import static dev.elbo4j.kernels.LaunchChecks.aligned16;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
-import static dev.elbo4j.kernels.LaunchChecks.elements;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
+import static dev.elbo4j.kernels.LaunchChecks.indexable;
 import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
 import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
-import static dev.elbo4j.kernels.LaunchChecks.positive;
 import static dev.elbo4j.kernels.LaunchChecks.render;
 
 import java.util.Objects;
@@ -17,13 +16,15 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaFunction;
 import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.LatentShape;
 
 /**
  * The fused latent layer ({@code kernels/latent.cu}): the reparameterization forward in one pass (noise drawn in
  * the kernel, samples, per-row KL, optionally the IWAE log-density ratio) and its backward (the gradient of
  * {@code [mu | logvar]} with the KL term, the noise regenerated or read back from the samples).
  *
- * <p>Layouts (spec {@code elbo-math.md}, "Reparameterization"), all float32, row-major:
+ * <p>Layouts (spec {@code elbo-math.md}, "Reparameterization"), all float32, row-major, sized by one
+ * {@link LatentShape} (K, B, L, rowStride):
  * <ul>
  *   <li>{@code muLogvar}: the encoder's output, B rows of {@code rowStride} floats; mu is columns [0, L), logvar
  *       columns [L, 2L), read in place. {@code rowStride >= 2L}.</li>
@@ -56,40 +57,38 @@ public final class LatentKernels {
      * {@code kl[b] = 0.5 sum_l (mu^2 + exp(logvar) - 1 - logvar)} (nats), and
      * {@code logRatio[k*B + b] = log p(z_kb) - log q(z_kb | x_b)} (nats), the latent part of the IWAE log weight.
      *
-     * @param muLogvar  B x rowStride, [mu | logvar] in columns [0, 2L)
-     * @param batch     B, at least 1
-     * @param latent    L, at least 1
-     * @param rowStride floats per row of {@code muLogvar}, at least 2L
-     * @param samples   K, at least 1
-     * @param seed      Philox key
-     * @param offset    Philox counter word 2: the caller's step counter, so each step draws fresh noise
-     * @param z         output, K x B x L
-     * @param kl        output, B; null when not wanted
-     * @param logRatio  output, K x B; null when not wanted
+     * @param shape    K, B, L and the row stride of {@code muLogvar}
+     * @param muLogvar B x rowStride, [mu | logvar] in columns [0, 2L)
+     * @param seed     Philox key
+     * @param offset   Philox counter word 2: the caller's step counter, so each step draws fresh noise
+     * @param z        output, K x B x L
+     * @param kl       output, B; null when not wanted
+     * @param logRatio output, K x B; null when not wanted
      */
-    public void forward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
-                        long seed, int offset, DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
-        checkForward(stream, muLogvar, batch, latent, rowStride, samples, z, kl, logRatio);
+    public void forward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, long seed, int offset,
+                        DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
+        checkForward(stream, shape, muLogvar, z, kl, logRatio);
+        int latent = shape.latent();
         long logvarAddress = muLogvar.address() + (long) latent * Float.BYTES;
-        boolean vector = vectorLayout(latent, rowStride, muLogvar.address(), logvarAddress, z.address());
+        boolean vector = vectorLayout(shape, muLogvar.address(), logvarAddress, z.address());
         int lanesPerRow = teamWidth(vector ? latent / 4 : latent);
         int rowsPerBlock = THREADS / lanesPerRow;
-        forward.launch(stream, blocks((long) samples * batch, rowsPerBlock), THREADS,
-                muLogvar, logvarAddress, rowStride, batch, latent, samples, seed, offset, lanesPerRow,
-                z, pointerOrNull(kl), pointerOrNull(logRatio));
+        forward.launch(stream, blocks(shape.sampleShape().rows(), rowsPerBlock), THREADS,
+                muLogvar, logvarAddress, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
+                lanesPerRow, z, pointerOrNull(kl), pointerOrNull(logRatio));
     }
 
     /** The checks of {@link #forward}, also made by the unfused baseline. */
-    void checkForward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
-                      DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
-        checkEncoderOutput(stream, muLogvar, "muLogvar", batch, latent, rowStride);
-        positive(samples, "K (samples)");
-        long zElements = elements("z (K x B x L)", samples, batch, latent);
-        floats(z, "z", "K x B x L = " + render(samples, batch, latent), zElements, context);
+    void checkForward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer z, DeviceBuffer kl,
+                      DeviceBuffer logRatio) {
+        checkEncoderOutput(stream, shape, muLogvar, "muLogvar");
+        long zElements = indexable("z (K x B x L) = " + samplesShape(shape), shape.sampleElements());
+        floats(z, "z", "K x B x L = " + samplesShape(shape), zElements, context);
+        int batch = shape.batch();
         optionalFloats(kl, "kl", "B = " + batch, batch, context);
-        long ratioElements = elements("logRatio (K x B)", samples, batch);
-        optionalFloats(logRatio, "logRatio", "K x B = " + render(samples, batch), ratioElements, context);
-        long inputBytes = (long) batch * rowStride * Float.BYTES;
+        long ratioElements = shape.sampleShape().rows();
+        optionalFloats(logRatio, "logRatio", shape.sampleShape().toString(), ratioElements, context);
+        long inputBytes = shape.encoderElements() * Float.BYTES;
         disjoint(z, zElements * Float.BYTES, "z", muLogvar, inputBytes, "muLogvar");
         disjoint(kl, (long) batch * Float.BYTES, "kl", muLogvar, inputBytes, "muLogvar");
         disjoint(logRatio, ratioElements * Float.BYTES, "logRatio", muLogvar, inputBytes, "muLogvar");
@@ -106,15 +105,18 @@ public final class LatentKernels {
      * </pre>
      * {@code dz} is dLoss/dz from the decoder's backward (already carrying its row weight).
      *
+     * @param shape     K, B, L and the row stride of {@code muLogvar} and {@code dMuLogvar}
+     * @param muLogvar  B x rowStride, [mu | logvar] in columns [0, 2L)
      * @param dz        K x B x L
+     * @param seed      the forward's Philox key
+     * @param offset    the forward's Philox counter word 2
      * @param beta      KL weight: 1 for the ELBO
      * @param rowWeight the KL term's weight of a row in the loss: 1/B for a batch mean
      * @param dMuLogvar output, B x rowStride: columns [0, L) receive dmu, [L, 2L) dlogvar; other columns untouched
      */
-    public void backward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
-                         long seed, int offset, DeviceBuffer dz, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
-        launchBackward(stream, muLogvar, batch, latent, rowStride, samples, seed, offset, null, dz, beta, rowWeight,
-                dMuLogvar);
+    public void backward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer dz, long seed,
+                         int offset, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
+        launchBackward(stream, shape, muLogvar, null, dz, seed, offset, beta, rowWeight, dMuLogvar);
     }
 
     /**
@@ -123,58 +125,60 @@ public final class LatentKernels {
      *
      * @param z the forward's samples, K x B x L
      */
-    public void backwardFromSamples(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride,
-                                    int samples, DeviceBuffer z, DeviceBuffer dz, float beta, float rowWeight,
-                                    DeviceBuffer dMuLogvar) {
+    public void backwardFromSamples(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer z,
+                                    DeviceBuffer dz, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
         Objects.requireNonNull(z, "z");
-        launchBackward(stream, muLogvar, batch, latent, rowStride, samples, 0L, 0, z, dz, beta, rowWeight, dMuLogvar);
+        launchBackward(stream, shape, muLogvar, z, dz, 0L, 0, beta, rowWeight, dMuLogvar);
     }
 
-    private void launchBackward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride,
-                                int samples, long seed, int offset, DeviceBuffer z, DeviceBuffer dz, float beta,
-                                float rowWeight, DeviceBuffer dMuLogvar) {
-        checkBackward(stream, muLogvar, batch, latent, rowStride, samples, z, dz, beta, rowWeight, dMuLogvar);
+    private void launchBackward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer z,
+                                DeviceBuffer dz, long seed, int offset, float beta, float rowWeight,
+                                DeviceBuffer dMuLogvar) {
+        checkBackward(stream, shape, muLogvar, z, dz, beta, rowWeight, dMuLogvar);
+        int latent = shape.latent();
         long logvarAddress = muLogvar.address() + (long) latent * Float.BYTES;
         long dLogvarAddress = dMuLogvar.address() + (long) latent * Float.BYTES;
-        boolean vector = vectorLayout(latent, rowStride, muLogvar.address(), logvarAddress, dz.address())
+        boolean vector = vectorLayout(shape, muLogvar.address(), logvarAddress, dz.address())
                 && aligned16(dMuLogvar.address()) && aligned16(dLogvarAddress) && (z == null || aligned16(z.address()));
-        long items = (long) batch * (vector ? latent / 4 : latent);
+        long items = (long) shape.batch() * (vector ? latent / 4 : latent);
         backward.launch(stream, blocks(items, THREADS), THREADS,
-                muLogvar, logvarAddress, rowStride, batch, latent, samples, seed, offset, pointerOrNull(z), dz,
-                beta, rowWeight, dMuLogvar, dLogvarAddress, rowStride);
+                muLogvar, logvarAddress, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
+                pointerOrNull(z), dz, beta, rowWeight, dMuLogvar, dLogvarAddress, shape.rowStride());
     }
 
     /** The checks of {@link #backward} (z null) and {@link #backwardFromSamples}, also made by the unfused baseline. */
-    void checkBackward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
-                       DeviceBuffer z, DeviceBuffer dz, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
-        checkEncoderOutput(stream, muLogvar, "muLogvar", batch, latent, rowStride);
-        positive(samples, "K (samples)");
+    void checkBackward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer z, DeviceBuffer dz,
+                       float beta, float rowWeight, DeviceBuffer dMuLogvar) {
+        checkEncoderOutput(stream, shape, muLogvar, "muLogvar");
         finite(beta, "beta");
         finite(rowWeight, "rowWeight");
-        long latentElements = elements("dz (K x B x L)", samples, batch, latent);
-        String latentShape = "K x B x L = " + render(samples, batch, latent);
+        long latentElements = indexable("dz (K x B x L) = " + samplesShape(shape), shape.sampleElements());
+        String latentShape = "K x B x L = " + samplesShape(shape);
         floats(dz, "dz", latentShape, latentElements, context);
         optionalFloats(z, "z", latentShape, latentElements, context);
-        long encoderElements = (long) batch * rowStride;
-        floats(dMuLogvar, "dMuLogvar", "B x rowStride = " + render(batch, rowStride), encoderElements, context);
+        long encoderElements = shape.encoderElements();
+        floats(dMuLogvar, "dMuLogvar", encoderShape(shape), encoderElements, context);
         long gradBytes = encoderElements * Float.BYTES;
         disjoint(dMuLogvar, gradBytes, "dMuLogvar", muLogvar, gradBytes, "muLogvar");
         disjoint(dMuLogvar, gradBytes, "dMuLogvar", dz, latentElements * Float.BYTES, "dz");
         disjoint(dMuLogvar, gradBytes, "dMuLogvar", z, latentElements * Float.BYTES, "z");
     }
 
-    /** Checks the stream, the dimensions and {@code [mu | logvar]} (B x rowStride). */
-    private void checkEncoderOutput(CudaStream stream, DeviceBuffer muLogvar, String name, int batch, int latent,
-                                    int rowStride) {
+    /** Checks the stream and {@code [mu | logvar]} (B x rowStride). */
+    private void checkEncoderOutput(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, String name) {
+        Objects.requireNonNull(shape, "shape");
         LaunchChecks.stream(stream, context);
-        positive(batch, "B (batch)");
-        positive(latent, "L (latent)");
-        if (rowStride < 2L * latent) {
-            throw new IllegalArgumentException("rowStride " + rowStride + " is less than 2L = " + 2L * latent
-                    + ": a row of [mu | logvar] needs 2L floats");
-        }
-        long encoderElements = elements(name + " (B x rowStride)", batch, rowStride);
-        floats(muLogvar, name, "B x rowStride = " + render(batch, rowStride), encoderElements, context);
+        long encoderElements = indexable(name + " (B x rowStride) = " + render(shape.batch(), shape.rowStride()),
+                shape.encoderElements());
+        floats(muLogvar, name, encoderShape(shape), encoderElements, context);
+    }
+
+    private static String samplesShape(LatentShape shape) {
+        return render(shape.samples(), shape.batch(), shape.latent());
+    }
+
+    private static String encoderShape(LatentShape shape) {
+        return "B x rowStride = " + render(shape.batch(), shape.rowStride());
     }
 
     /**
@@ -190,9 +194,9 @@ public final class LatentKernels {
     }
 
     /** The condition under which latent.cu takes its float4 layout (it tests the same itself). */
-    private static boolean vectorLayout(int latent, int rowStride, long muAddress, long logvarAddress,
+    private static boolean vectorLayout(LatentShape shape, long muAddress, long logvarAddress,
                                         long latentTensorAddress) {
-        return latent % 4 == 0 && rowStride % 4 == 0 && aligned16(muAddress) && aligned16(logvarAddress)
-                && aligned16(latentTensorAddress);
+        return shape.latent() % 4 == 0 && shape.rowStride() % 4 == 0 && aligned16(muAddress)
+                && aligned16(logvarAddress) && aligned16(latentTensorAddress);
     }
 }

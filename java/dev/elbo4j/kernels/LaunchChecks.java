@@ -5,6 +5,7 @@ import java.util.Objects;
 import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.SampleShape;
 
 /**
  * The argument checks every launcher makes before it launches anything: dimensions, buffer sizes against the
@@ -25,13 +26,6 @@ final class LaunchChecks {
     private LaunchChecks() {
     }
 
-    /** Throws unless {@code value >= 1}. */
-    static void positive(int value, String name) {
-        if (value < 1) {
-            throw new IllegalArgumentException(name + " must be at least 1 but is " + value);
-        }
-    }
-
     /** Throws unless {@code value} is finite. */
     static void finite(float value, String name) {
         if (!Float.isFinite(value)) {
@@ -40,20 +34,25 @@ final class LaunchChecks {
     }
 
     /**
-     * The number of elements of a tensor of shape {@code dims}, which must fit the kernels' 32-bit indices.
+     * {@code elements}, the exact element count of a tensor (from its shape record), checked against the kernels'
+     * 32-bit indices.
      *
-     * @param what the tensor and its shape in symbols, e.g. "logits (K x B x D)"
+     * @param what the tensor and its shape, e.g. "logits (K*B x D) = 2 x 3 x 784"
      */
-    static long elements(String what, int... dims) {
-        long product = 1;
-        for (int dim : dims) {
-            product *= dim;
-            if (product > MAX_ELEMENTS) {
-                throw new IllegalArgumentException(what + " = " + render(dims) + " has more than " + MAX_ELEMENTS
-                        + " elements: the kernels index with 32-bit ints");
-            }
+    static long indexable(String what, long elements) {
+        if (elements > MAX_ELEMENTS) {
+            throw new IllegalArgumentException(what + " has " + elements + " elements, more than " + MAX_ELEMENTS
+                    + ": the kernels index with 32-bit ints");
         }
-        return product;
+        return elements;
+    }
+
+    /** Throws unless a per-row operation (K = 1) got a shape of one sample per row. */
+    static void oneSamplePerRow(SampleShape rows, String operation) {
+        if (rows.samples() != 1) {
+            throw new IllegalArgumentException(operation + " takes one value per row (K = 1), but the shape is " + rows
+                    + "; use SampleShape.of(B)");
+        }
     }
 
     /** Throws unless the stream is null (the default stream) or an open stream of {@code context}. */

@@ -2,7 +2,6 @@ package dev.elbo4j.kernels;
 
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
-import static dev.elbo4j.kernels.LaunchChecks.positive;
 
 import java.util.Objects;
 
@@ -10,6 +9,9 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaFunction;
 import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
 
 /**
  * The unfused baseline ({@code kernels/unfused.cu}): every fused operation as the sequence of one-purpose kernels
@@ -25,8 +27,9 @@ import dev.elbo4j.cuda.DeviceBuffer;
  * {@link #elboReduce} ~ {@link ElboReduction#reduce}, {@link #iwaeBound} ~ {@link IwaeKernels#bound}.
  *
  * <p>The intermediates live in one scratch allocation made by the constructor for the largest shapes it will be
- * called with, so no call allocates (and a sequence can be captured into a CUDA graph). All calls share that
- * scratch: issue them on one stream, or synchronize between streams. {@link #close()} frees it.
+ * called with (a {@link LatentShape} and a {@link LikelihoodShape}), so no call allocates (and a sequence can be
+ * captured into a CUDA graph). All calls share that scratch: issue them on one stream, or synchronize between
+ * streams. {@link #close()} frees it.
  */
 public final class UnfusedElbo implements AutoCloseable {
     private static final int THREADS = 256;
@@ -75,17 +78,14 @@ public final class UnfusedElbo implements AutoCloseable {
     private final CudaFunction elboTerms;
 
     /**
-     * Binds the kernels of {@code context}'s module and allocates the scratch for calls with at most these
-     * dimensions.
+     * Binds the kernels of {@code context}'s module and allocates the scratch for calls with at most these shapes.
      *
-     * @param samples the largest K
-     * @param batch   the largest B
-     * @param dims    the largest D
-     * @param latent  the largest L
+     * @param latentCapacity     the largest K, B and L of the latent calls (its row stride is not used)
+     * @param likelihoodCapacity the largest K, B and D of the likelihood calls
      */
-    public UnfusedElbo(CudaContext context, int samples, int batch, int dims, int latent) {
+    public UnfusedElbo(CudaContext context, LatentShape latentCapacity, LikelihoodShape likelihoodCapacity) {
         this.context = Objects.requireNonNull(context, "context");
-        long floats = scratchFloats(samples, batch, dims, latent);
+        long floats = scratchFloats(latentCapacity, likelihoodCapacity);
         this.latentChecks = new LatentKernels(context);
         this.bernoulliChecks = new BernoulliKernels(context);
         this.gaussianChecks = new GaussianKernels(context);
@@ -118,28 +118,41 @@ public final class UnfusedElbo implements AutoCloseable {
         this.expShifted = module.function("elbo4j_unfused_exp_shifted");
         this.logMeanExp = module.function("elbo4j_unfused_log_mean_exp");
         this.elboTerms = module.function("elbo4j_unfused_elbo_terms");
-        this.capacity = "K = " + samples + ", B = " + batch + ", D = " + dims + ", L = " + latent;
+        this.capacity = "latent " + latentCapacity + ", likelihood " + likelihoodCapacity;
         this.scratch = context.allocateFloats(floats);
     }
 
     /**
-     * Floats of scratch the constructor allocates for these largest dimensions: the most any one sequence keeps
-     * in memory at once, plus alignment padding.
+     * Floats of scratch the constructor allocates for these largest shapes: the most any one sequence keeps in
+     * memory at once, plus alignment padding. Exact: a count past {@code Long.MAX_VALUE} throws, never wraps.
+     *
+     * @throws IllegalArgumentException when the count exceeds {@code Long.MAX_VALUE}
      */
-    public static long scratchFloats(int samples, int batch, int dims, int latent) {
-        positive(samples, "K (samples)");
-        positive(batch, "B (batch)");
-        positive(dims, "D (dims)");
-        positive(latent, "L (latent)");
-        long samplesTimesBatch = (long) samples * batch;
-        long latentSamples = samplesTimesBatch * latent;
-        long latentRows = (long) batch * latent;
-        long dataRows = (long) batch * dims;
-        long logitRows = samplesTimesBatch * dims;
-        long most = Math.max(Math.max(2 * latentSamples + latentRows, 3 * latentSamples + 2 * latentRows),
-                Math.max(Math.max(3 * dataRows + 3 * logitRows, 2 * logitRows),
-                        Math.max(2L * batch + 2, 2 * samplesTimesBatch + 2L * batch)));
-        return most + (long) MAX_SLICES * SLICE_ALIGNMENT_FLOATS;
+    public static long scratchFloats(LatentShape latentCapacity, LikelihoodShape likelihoodCapacity) {
+        Objects.requireNonNull(latentCapacity, "latentCapacity");
+        Objects.requireNonNull(likelihoodCapacity, "likelihoodCapacity");
+        try {
+            long latentSamples = latentCapacity.sampleElements();
+            long latentRows = Math.multiplyExact((long) latentCapacity.batch(), latentCapacity.latent());
+            long dataRows = likelihoodCapacity.dataElements();
+            long logitRows = likelihoodCapacity.outputElements();
+            long batch = Math.max(latentCapacity.batch(), likelihoodCapacity.batch());
+            long samplesTimesBatch = Math.max(latentCapacity.sampleShape().rows(),
+                    likelihoodCapacity.sampleShape().rows());
+            long most = Math.max(
+                    Math.max(sum(2, latentSamples, 1, latentRows), sum(3, latentSamples, 2, latentRows)),
+                    Math.max(Math.max(sum(3, dataRows, 3, logitRows), sum(2, logitRows, 0, 0)),
+                            Math.max(sum(2, batch, 1, 2), sum(2, samplesTimesBatch, 2, batch))));
+            return Math.addExact(most, (long) MAX_SLICES * SLICE_ALIGNMENT_FLOATS);
+        } catch (ArithmeticException | IllegalArgumentException overflow) {
+            throw new IllegalArgumentException("the unfused baseline's scratch for latent " + latentCapacity
+                    + " and likelihood " + likelihoodCapacity + " has more than Long.MAX_VALUE floats", overflow);
+        }
+    }
+
+    /** {@code a * x + b * y}, exact. */
+    private static long sum(long a, long x, long b, long y) {
+        return Math.addExact(Math.multiplyExact(a, x), Math.multiplyExact(b, y));
     }
 
     // ---- latent ------------------------------------------------------------------------------------------------
@@ -148,11 +161,14 @@ public final class UnfusedElbo implements AutoCloseable {
      * {@link LatentKernels#forward} as noise, reparameterize, KL terms and row sum, and (for {@code logRatio})
      * log-ratio terms and row sum.
      */
-    public void latentForward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride,
-                              int samples, long seed, int offset, DeviceBuffer z, DeviceBuffer kl,
-                              DeviceBuffer logRatio) {
-        latentChecks.checkForward(stream, muLogvar, batch, latent, rowStride, samples, z, kl, logRatio);
-        int latentSamples = samples * batch * latent;
+    public void latentForward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, long seed, int offset,
+                              DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
+        latentChecks.checkForward(stream, shape, muLogvar, z, kl, logRatio);
+        int batch = shape.batch();
+        int latent = shape.latent();
+        int samples = shape.samples();
+        int rowStride = shape.rowStride();
+        int latentSamples = (int) shape.sampleElements();
         int latentRows = batch * latent;
         Scratch s = scratch(2L * latentSamples + latentRows);
         long logvar = muLogvar.address() + (long) latent * Float.BYTES;
@@ -176,53 +192,50 @@ public final class UnfusedElbo implements AutoCloseable {
      * {@link LatentKernels#backward} as noise, sigma * eps, dz * sigma * eps, sums over the samples, and the
      * gradient.
      */
-    public void latentBackward(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent, int rowStride,
-                               int samples, long seed, int offset, DeviceBuffer dz, float beta, float rowWeight,
-                               DeviceBuffer dMuLogvar) {
-        latentChecks.checkBackward(stream, muLogvar, batch, latent, rowStride, samples, null, dz, beta, rowWeight,
-                dMuLogvar);
-        int latentSamples = samples * batch * latent;
-        Scratch s = scratch(3L * latentSamples + 2L * batch * latent);
-        long logvar = muLogvar.address() + (long) latent * Float.BYTES;
+    public void latentBackward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer dz,
+                               long seed, int offset, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
+        latentChecks.checkBackward(stream, shape, muLogvar, null, dz, beta, rowWeight, dMuLogvar);
+        int latentSamples = (int) shape.sampleElements();
+        Scratch s = scratch(3L * latentSamples + 2L * shape.batch() * shape.latent());
+        long logvar = muLogvar.address() + (long) shape.latent() * Float.BYTES;
         DeviceBuffer eps = s.take(latentSamples);
         DeviceBuffer offsets = s.take(latentSamples);
         quads(normalNoise, stream, latentSamples, eps, latentSamples, seed, offset);
-        elements(sigmaEps, stream, latentSamples, logvar, rowStride, eps, batch, latent, samples, offsets);
-        finishBackward(stream, s, muLogvar, batch, latent, rowStride, samples, offsets, dz, beta, rowWeight,
-                dMuLogvar);
+        elements(sigmaEps, stream, latentSamples, logvar, shape.rowStride(), eps, shape.batch(), shape.latent(),
+                shape.samples(), offsets);
+        finishBackward(stream, s, shape, muLogvar, offsets, dz, beta, rowWeight, dMuLogvar);
     }
 
     /** {@link LatentKernels#backwardFromSamples} as z - mu, dz * (z - mu), sums over the samples, and the gradient. */
-    public void latentBackwardFromSamples(CudaStream stream, DeviceBuffer muLogvar, int batch, int latent,
-                                          int rowStride, int samples, DeviceBuffer z, DeviceBuffer dz, float beta,
-                                          float rowWeight, DeviceBuffer dMuLogvar) {
+    public void latentBackwardFromSamples(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer z,
+                                          DeviceBuffer dz, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
         Objects.requireNonNull(z, "z");
-        latentChecks.checkBackward(stream, muLogvar, batch, latent, rowStride, samples, z, dz, beta, rowWeight,
-                dMuLogvar);
-        int latentSamples = samples * batch * latent;
-        Scratch s = scratch(2L * latentSamples + 2L * batch * latent);
+        latentChecks.checkBackward(stream, shape, muLogvar, z, dz, beta, rowWeight, dMuLogvar);
+        int latentSamples = (int) shape.sampleElements();
+        Scratch s = scratch(2L * latentSamples + 2L * shape.batch() * shape.latent());
         DeviceBuffer offsets = s.take(latentSamples);
-        elements(sampleOffset, stream, latentSamples, z, muLogvar, rowStride, batch, latent, samples, offsets);
-        finishBackward(stream, s, muLogvar, batch, latent, rowStride, samples, offsets, dz, beta, rowWeight,
-                dMuLogvar);
+        elements(sampleOffset, stream, latentSamples, z, muLogvar, shape.rowStride(), shape.batch(), shape.latent(),
+                shape.samples(), offsets);
+        finishBackward(stream, s, shape, muLogvar, offsets, dz, beta, rowWeight, dMuLogvar);
     }
 
     /** Given sigma * eps (K x B x L): the products with dz, the sums over the samples, the gradient. */
-    private void finishBackward(CudaStream stream, Scratch s, DeviceBuffer muLogvar, int batch, int latent,
-                                int rowStride, int samples, DeviceBuffer sigmaEpsValues, DeviceBuffer dz, float beta,
-                                float rowWeight, DeviceBuffer dMuLogvar) {
-        int latentSamples = samples * batch * latent;
-        int latentRows = batch * latent;
+    private void finishBackward(CudaStream stream, Scratch s, LatentShape shape, DeviceBuffer muLogvar,
+                                DeviceBuffer sigmaEpsValues, DeviceBuffer dz, float beta, float rowWeight,
+                                DeviceBuffer dMuLogvar) {
+        int latent = shape.latent();
+        int latentSamples = (int) shape.sampleElements();
+        int latentRows = shape.batch() * latent;
         DeviceBuffer products = s.take(latentSamples);
         DeviceBuffer gz = s.take(latentRows);
         DeviceBuffer gzSigmaEps = s.take(latentRows);
         quads(multiply, stream, latentSamples, dz, sigmaEpsValues, latentSamples, products);
-        elements(sumSamples, stream, latentRows, dz, samples, latentRows, gz);
-        elements(sumSamples, stream, latentRows, products, samples, latentRows, gzSigmaEps);
+        elements(sumSamples, stream, latentRows, dz, shape.samples(), latentRows, gz);
+        elements(sumSamples, stream, latentRows, products, shape.samples(), latentRows, gzSigmaEps);
         long logvar = muLogvar.address() + (long) latent * Float.BYTES;
         long dLogvar = dMuLogvar.address() + (long) latent * Float.BYTES;
-        elements(latentGrad, stream, latentRows, gz, gzSigmaEps, muLogvar, logvar, rowStride, batch, latent, beta,
-                rowWeight, dMuLogvar, dLogvar, rowStride);
+        elements(latentGrad, stream, latentRows, gz, gzSigmaEps, muLogvar, logvar, shape.rowStride(), shape.batch(),
+                latent, beta, rowWeight, dMuLogvar, dLogvar, shape.rowStride());
     }
 
     // ---- likelihoods -------------------------------------------------------------------------------------------
@@ -231,12 +244,15 @@ public final class UnfusedElbo implements AutoCloseable {
      * {@link BernoulliKernels#lossAndGradient} as [pixels to floats], [uniform noise, binarize], softplus,
      * x * l - softplus, row sum, and for the gradient sigmoid and scale * (sigmoid - x).
      */
-    public void bernoulliLossAndGradient(CudaStream stream, DeviceBuffer logits, DeviceBuffer x, TargetFormat format,
-                                         Binarization binarization, int samples, int batch, int dims, float gradScale,
-                                         DeviceBuffer logProb, DeviceBuffer grad) {
-        bernoulliChecks.check(stream, logits, x, format, samples, batch, dims, gradScale, logProb, grad);
-        int dataElements = batch * dims;
-        int logitElements = samples * batch * dims;
+    public void bernoulliLossAndGradient(CudaStream stream, LikelihoodShape shape, DeviceBuffer logits,
+                                         DeviceBuffer x, TargetFormat format, Binarization binarization,
+                                         float gradScale, DeviceBuffer logProb, DeviceBuffer grad) {
+        bernoulliChecks.check(stream, shape, logits, x, format, gradScale, logProb, grad);
+        int batch = shape.batch();
+        int dims = shape.dims();
+        int rows = (int) shape.sampleShape().rows();
+        int dataElements = (int) shape.dataElements();
+        int logitElements = (int) shape.outputElements();
         Scratch s = scratch(3L * dataElements + 3L * logitElements);
         DeviceBuffer targets = x;
         if (format == TargetFormat.PIXELS_U8) {
@@ -254,14 +270,12 @@ public final class UnfusedElbo implements AutoCloseable {
         DeviceBuffer softplusValues = s.take(logitElements);
         DeviceBuffer terms = s.take(logitElements);
         quads(softplus, stream, logitElements, logits, logitElements, softplusValues);
-        quads(bernoulliTerms, stream, logitElements, logits, targets, softplusValues, samples * batch, batch, dims,
-                terms);
-        rowSums(stream, terms, samples * batch, dims, logProb);
+        quads(bernoulliTerms, stream, logitElements, logits, targets, softplusValues, rows, batch, dims, terms);
+        rowSums(stream, terms, rows, dims, logProb);
         if (grad != null) {
             DeviceBuffer sigmoids = s.take(logitElements);
             quads(sigmoid, stream, logitElements, logits, logitElements, sigmoids);
-            quads(bernoulliGrad, stream, logitElements, sigmoids, targets, samples * batch, batch, dims, gradScale,
-                    grad);
+            quads(bernoulliGrad, stream, logitElements, sigmoids, targets, rows, batch, dims, gradScale, grad);
         }
     }
 
@@ -269,14 +283,15 @@ public final class UnfusedElbo implements AutoCloseable {
      * {@link GaussianKernels#lossAndGradient} as terms, row sum, and the elementwise gradients; a per-dimension
      * log-variance gradient as a column sum of its terms.
      */
-    public void gaussianLossAndGradient(CudaStream stream, DeviceBuffer mean, DeviceBuffer x,
-                                        GaussianKernels.LogVariance logVar, int samples, int batch, int dims,
-                                        float gradScale, DeviceBuffer logProb, DeviceBuffer gradMean,
-                                        DeviceBuffer gradLogVar) {
-        GaussianKernels.Resolved resolved = gaussianChecks.check(stream, mean, x, logVar, samples, batch, dims,
-                gradScale, logProb, gradMean, gradLogVar, null, false);
-        int rows = samples * batch;
-        int elements = rows * dims;
+    public void gaussianLossAndGradient(CudaStream stream, LikelihoodShape shape, DeviceBuffer mean, DeviceBuffer x,
+                                        GaussianKernels.LogVariance logVar, float gradScale, DeviceBuffer logProb,
+                                        DeviceBuffer gradMean, DeviceBuffer gradLogVar) {
+        GaussianKernels.Resolved resolved = gaussianChecks.check(stream, shape, mean, x, logVar, gradScale, logProb,
+                gradMean, gradLogVar, null, false);
+        int batch = shape.batch();
+        int dims = shape.dims();
+        int rows = (int) shape.sampleShape().rows();
+        int elements = (int) shape.outputElements();
         Scratch s = scratch(2L * elements);
         Object values = pointerOrNull(resolved.values());
         DeviceBuffer terms = s.take(elements);
@@ -302,9 +317,10 @@ public final class UnfusedElbo implements AutoCloseable {
      * {@link ElboReduction#reduce} as per-row loss terms, their sum and a scale, once for the loss (with beta) and
      * once for the mean ELBO (beta = 1, the per-row ELBO).
      */
-    public void elboReduce(CudaStream stream, DeviceBuffer logProb, DeviceBuffer kl, int batch, float beta,
+    public void elboReduce(CudaStream stream, SampleShape rows, DeviceBuffer logProb, DeviceBuffer kl, float beta,
                            DeviceBuffer elbo, DeviceBuffer totals) {
-        elboChecks.check(stream, logProb, kl, batch, beta, elbo, totals);
+        elboChecks.check(stream, rows, logProb, kl, beta, elbo, totals);
+        int batch = rows.batch();
         Scratch s = scratch(2L * batch + 2);
         DeviceBuffer lossTerms = s.take(batch);
         DeviceBuffer elboTermsValues = elbo != null ? elbo : s.take(batch);
@@ -313,18 +329,22 @@ public final class UnfusedElbo implements AutoCloseable {
         elements(elboTerms, stream, batch, logProb, kl, batch, 1f, elboTermsValues);
         rowSums(stream, lossTerms, 1, batch, sums.sliceFloats(0, 1));
         rowSums(stream, elboTermsValues, 1, batch, sums.sliceFloats(1, 1));
-        quads(scale, stream, 1, sums.sliceFloats(0, 1), 1, (float) (-1.0 / batch), totals.sliceFloats(0, 1));
-        quads(scale, stream, 1, sums.sliceFloats(1, 1), 1, (float) (1.0 / batch), totals.sliceFloats(1, 1));
+        quads(scale, stream, 1, sums.sliceFloats(0, 1), 1, (float) (-1.0 / batch),
+                totals.sliceFloats(ElboTotals.LOSS_INDEX, 1));
+        quads(scale, stream, 1, sums.sliceFloats(1, 1), 1, (float) (1.0 / batch),
+                totals.sliceFloats(ElboTotals.MEAN_ELBO_INDEX, 1));
     }
 
     /**
      * {@link IwaeKernels#bound} as log weights (add), the largest per row, the shifted exponentials, their sum over
      * the samples, and the log of the mean.
      */
-    public void iwaeBound(CudaStream stream, DeviceBuffer logPx, DeviceBuffer logRatio, int samples, int batch,
+    public void iwaeBound(CudaStream stream, SampleShape shape, DeviceBuffer logPx, DeviceBuffer logRatio,
                           DeviceBuffer logWeights, DeviceBuffer bound) {
-        iwaeChecks.check(stream, logPx, logRatio, samples, batch, logWeights, bound);
-        int weights = samples * batch;
+        iwaeChecks.check(stream, shape, logPx, logRatio, logWeights, bound);
+        int samples = shape.samples();
+        int batch = shape.batch();
+        int weights = (int) shape.rows();
         Scratch s = scratch(2L * weights + 2L * batch);
         DeviceBuffer weightValues = logWeights != null ? logWeights : s.take(weights);
         DeviceBuffer largest = s.take(batch);

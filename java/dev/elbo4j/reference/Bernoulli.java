@@ -2,15 +2,17 @@ package dev.elbo4j.reference;
 
 import java.util.Objects;
 
+import dev.elbo4j.shape.LikelihoodShape;
+
 /**
  * The Bernoulli reconstruction log-likelihood with logits (spec, "Reconstruction log-likelihoods"):
  * {@code log p(x_b | l) = sum_d [x_d * l_d - softplus(l_d)]}, with the stable
  * {@code softplus(l) = max(l, 0) + log1p(exp(-|l|))}, in nats.
  *
- * <p>Shapes: {@code logits} K x B x D (the decoder's output for K latent samples of each of B data rows; K = 1
- * for the plain ELBO), {@code x} B x D; logits row {@code k*B + b} is scored against x row {@code b}, so all K
- * samples of a row see the same (binarized) data. {@code logp} is K x B. Arithmetic is double from the float32
- * inputs; each output is rounded once to float32.
+ * <p>Shapes, from one {@link LikelihoodShape} (K, B, D): {@code logits} K x B x D (the decoder's output for K latent
+ * samples of each of B data rows; K = 1 for the plain ELBO), {@code x} B x D; logits row {@code k*B + b} is scored
+ * against x row {@code b}, so all K samples of a row see the same (binarized) data. {@code logp} is K x B. Arithmetic
+ * is double from the float32 inputs; each output is rounded once to float32.
  */
 public final class Bernoulli {
 
@@ -20,16 +22,16 @@ public final class Bernoulli {
     /**
      * Per-row log-likelihoods.
      *
-     * @param logits  K x B x D
-     * @param x       B x D, values in [0, 1]
-     * @param samples K, at least 1
-     * @param rows    B, at least 1
-     * @param dims    D, at least 1
-     * @param logp    output, K x B: {@code logp[k*B + b]}
+     * @param shape  K, B, D
+     * @param logits K x B x D
+     * @param x      B x D, values in [0, 1]
+     * @param logp   output, K x B: {@code logp[k*B + b]}
      */
-    public static void logProb(float[] logits, Targets x, int samples, int rows, int dims, float[] logp) {
-        check(logits, x, samples, rows, dims, logp);
-        Rows.forEach(samples * rows, dims, r -> {
+    public static void logProb(LikelihoodShape shape, float[] logits, Targets x, float[] logp) {
+        check(shape, logits, x, logp);
+        int rows = shape.batch();
+        int dims = shape.dims();
+        Rows.forEach(shape.samples() * rows, dims, r -> {
             float[] xRow = new float[dims];
             x.row(r % rows, dims, xRow);
             logp[r] = (float) rowLogProb(logits, r, dims, xRow);
@@ -47,11 +49,13 @@ public final class Bernoulli {
      *
      * @param grad output, K x B x D
      */
-    public static void logProbAndGrad(float[] logits, Targets x, int samples, int rows, int dims, float gradScale,
-                                      float[] logp, float[] grad) {
-        check(logits, x, samples, rows, dims, logp);
-        Check.shape(grad, "grad", "K x B x D", samples, rows, dims);
-        Rows.forEach(samples * rows, dims, r -> {
+    public static void logProbAndGrad(LikelihoodShape shape, float[] logits, Targets x, float gradScale, float[] logp,
+                                      float[] grad) {
+        check(shape, logits, x, logp);
+        int rows = shape.batch();
+        int dims = shape.dims();
+        Check.shape(grad, "grad", "K x B x D", shape.samples(), rows, dims);
+        Rows.forEach(shape.samples() * rows, dims, r -> {
             float[] xRow = new float[dims];
             x.row(r % rows, dims, xRow);
             logp[r] = (float) rowLogProb(logits, r, dims, xRow);
@@ -85,13 +89,11 @@ public final class Bernoulli {
         return sum;
     }
 
-    private static void check(float[] logits, Targets x, int samples, int rows, int dims, float[] logp) {
-        Check.positive(samples, "K (samples)");
-        Check.positive(rows, "B (rows)");
-        Check.positive(dims, "D (dims)");
-        Check.shape(logits, "logits", "K x B x D", samples, rows, dims);
+    private static void check(LikelihoodShape shape, float[] logits, Targets x, float[] logp) {
+        Objects.requireNonNull(shape, "shape");
+        Check.shape(logits, "logits", "K x B x D", shape.samples(), shape.batch(), shape.dims());
         Objects.requireNonNull(x, "x");
-        x.validate(rows, dims);
-        Check.shape(logp, "logp", "K x B", samples, rows);
+        x.validate(shape);
+        Check.shape(logp, "logp", "K x B", shape.samples(), shape.batch());
     }
 }

@@ -2,6 +2,8 @@ package dev.elbo4j.reference;
 
 import java.util.Objects;
 
+import dev.elbo4j.shape.SampleShape;
+
 /**
  * Argument checks shared by the reference: every message names the array, the shape it has and the shape it
  * must have, so a caller sees at once which dimension is off.
@@ -15,6 +17,15 @@ final class Check {
     static void positive(int value, String name) {
         if (value < 1) {
             throw new IllegalArgumentException(name + " must be at least 1 but is " + value);
+        }
+    }
+
+    /** Throws unless a per-row function (K = 1) got a shape of one sample per row. */
+    static void oneSamplePerRow(SampleShape rows, String function) {
+        Objects.requireNonNull(rows, "rows");
+        if (rows.samples() != 1) {
+            throw new IllegalArgumentException(function + " takes one value per row (K = 1), but the shape is " + rows
+                    + "; use SampleShape.of(B)");
         }
     }
 

@@ -2,15 +2,17 @@ package dev.elbo4j.reference;
 
 import java.util.Objects;
 
+import dev.elbo4j.shape.LikelihoodShape;
+
 /**
  * The Gaussian reconstruction log-likelihood with mean {@code m} and log-variance {@code s} (spec,
  * "Reconstruction log-likelihoods"): {@code log p(x_b | m, s) = -0.5 sum_d [log(2 pi) + s_d + (x_d - m_d)^2 exp(-s_d)]}
  * in nats.
  *
- * <p>Shapes: {@code mean} K x B x D (the decoder's output for K latent samples of B rows), {@code x} B x D;
- * mean row {@code k*B + b} is scored against x row {@code b}. {@code logp} is K x B. The log-variance is one of
- * the three {@link LogVariance} modes. Arithmetic is double from the float32 inputs; each output is rounded once
- * to float32.
+ * <p>Shapes, from one {@link LikelihoodShape} (K, B, D): {@code mean} K x B x D (the decoder's output for K latent
+ * samples of B rows), {@code x} B x D; mean row {@code k*B + b} is scored against x row {@code b}. {@code logp} is K
+ * x B. The log-variance is one of the three {@link LogVariance} modes. Arithmetic is double from the float32 inputs;
+ * each output is rounded once to float32.
  */
 public final class Gaussian {
 
@@ -46,17 +48,17 @@ public final class Gaussian {
     /**
      * Per-row log-likelihoods.
      *
-     * @param mean    K x B x D
-     * @param x       B x D
-     * @param logVar  s, in one of the three modes
-     * @param samples K, at least 1
-     * @param rows    B, at least 1
-     * @param dims    D, at least 1
-     * @param logp    output, K x B
+     * @param shape  K, B, D
+     * @param mean   K x B x D
+     * @param x      B x D
+     * @param logVar s, in one of the three modes
+     * @param logp   output, K x B
      */
-    public static void logProb(float[] mean, float[] x, LogVariance logVar, int samples, int rows, int dims,
-                               float[] logp) {
-        check(mean, x, logVar, samples, rows, dims, logp);
+    public static void logProb(LikelihoodShape shape, float[] mean, float[] x, LogVariance logVar, float[] logp) {
+        check(shape, mean, x, logVar, logp);
+        int samples = shape.samples();
+        int rows = shape.batch();
+        int dims = shape.dims();
         Rows.forEach(samples * rows, dims, r -> logp[r] = (float) rowLogProb(mean, x, logVar, r, rows, dims));
     }
 
@@ -73,9 +75,12 @@ public final class Gaussian {
      *
      * @param gradMean output, K x B x D
      */
-    public static void logProbAndGrad(float[] mean, float[] x, LogVariance logVar, int samples, int rows, int dims,
+    public static void logProbAndGrad(LikelihoodShape shape, float[] mean, float[] x, LogVariance logVar,
                                       float gradScale, float[] logp, float[] gradMean, float[] gradLogVar) {
-        check(mean, x, logVar, samples, rows, dims, logp);
+        check(shape, mean, x, logVar, logp);
+        int samples = shape.samples();
+        int rows = shape.batch();
+        int dims = shape.dims();
         Check.shape(gradMean, "gradMean", "K x B x D", samples, rows, dims);
         switch (logVar) {
             case LogVariance.Fixed _ -> {
@@ -139,11 +144,11 @@ public final class Gaussian {
         };
     }
 
-    private static void check(float[] mean, float[] x, LogVariance logVar, int samples, int rows, int dims,
-                              float[] logp) {
-        Check.positive(samples, "K (samples)");
-        Check.positive(rows, "B (rows)");
-        Check.positive(dims, "D (dims)");
+    private static void check(LikelihoodShape shape, float[] mean, float[] x, LogVariance logVar, float[] logp) {
+        Objects.requireNonNull(shape, "shape");
+        int samples = shape.samples();
+        int rows = shape.batch();
+        int dims = shape.dims();
         Check.shape(mean, "mean", "K x B x D", samples, rows, dims);
         Check.shape(x, "x", "B x D", rows, dims);
         Objects.requireNonNull(logVar, "logVar");

@@ -1,5 +1,10 @@
 package dev.elbo4j.reference;
 
+import java.util.Objects;
+
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.SampleShape;
+
 /**
  * The importance-weighted bound (spec, "The importance-weighted bound (IWAE) and the bound gap"). With K samples
  * {@code z_k = mu + sigma * eps_k} of each row:
@@ -24,14 +29,20 @@ public final class Iwae {
      * {@link Reparameterization#forward} makes them under the same {@code (seed, offset)} (z rounded to float32,
      * as the decoder saw it).
      *
+     * @param shape      K, B, L and the row stride of {@code muLogvar}
      * @param muLogvar   B x rowStride, [mu | logvar] in columns [0, 2L)
      * @param logpx      K x B, log p(x_b | z_kb) from the decoder
+     * @param seed       the forward's Philox key
+     * @param offset     the forward's Philox counter word 2
      * @param logWeights output, K x B, in nats
      */
-    public static void logWeights(float[] muLogvar, int rows, int latent, int rowStride, int samples,
-                                  long seed, int offset, float[] logpx, float[] logWeights) {
-        Reparameterization.checkEncoderOutput(muLogvar, rows, latent, rowStride);
-        Check.positive(samples, "K (samples)");
+    public static void logWeights(LatentShape shape, float[] muLogvar, float[] logpx, long seed, int offset,
+                                  float[] logWeights) {
+        Reparameterization.checkEncoderOutput(shape, muLogvar);
+        int rows = shape.batch();
+        int latent = shape.latent();
+        int samples = shape.samples();
+        int rowStride = shape.rowStride();
         Check.shape(logpx, "logpx", "K x B", samples, rows);
         Check.shape(logWeights, "logWeights", "K x B", samples, rows);
         Rows.forEach(rows, (long) samples * latent, b -> {
@@ -57,12 +68,14 @@ public final class Iwae {
      * IWAE_K per row: {@code logsumexp_k(log w_k) - log K}, the largest weight subtracted before exponentiating,
      * so log weights of any magnitude (e.g. near -1e4) neither underflow nor overflow.
      *
+     * @param shape      K, B
      * @param logWeights K x B
      * @param bound      output, B, in nats
      */
-    public static void bound(float[] logWeights, int samples, int rows, float[] bound) {
-        Check.positive(samples, "K (samples)");
-        Check.positive(rows, "B (rows)");
+    public static void bound(SampleShape shape, float[] logWeights, float[] bound) {
+        Objects.requireNonNull(shape, "shape");
+        int samples = shape.samples();
+        int rows = shape.batch();
         Check.shape(logWeights, "logWeights", "K x B", samples, rows);
         Check.shape(bound, "bound", "B", rows);
         for (int b = 0; b < rows; b++) {
@@ -87,17 +100,19 @@ public final class Iwae {
      * The bound's gap, the mean over rows of {@code IWAE_K - ELBO}: an estimate of KL(q(z|x) || p(z|x)), the
      * slack of the ELBO, in nats.
      *
+     * @param rows B rows, one value each ({@code SampleShape.of(B)})
      * @param iwae B, IWAE_K per row
      * @param elbo B, ELBO per row
      */
-    public static double gap(float[] iwae, float[] elbo, int rows) {
-        Check.positive(rows, "B (rows)");
-        Check.shape(iwae, "iwae", "B", rows);
-        Check.shape(elbo, "elbo", "B", rows);
+    public static double gap(SampleShape rows, float[] iwae, float[] elbo) {
+        Check.oneSamplePerRow(rows, "Iwae.gap");
+        int batch = rows.batch();
+        Check.shape(iwae, "iwae", "B", batch);
+        Check.shape(elbo, "elbo", "B", batch);
         double sum = 0;
-        for (int b = 0; b < rows; b++) {
+        for (int b = 0; b < batch; b++) {
             sum += (double) iwae[b] - elbo[b];
         }
-        return sum / rows;
+        return sum / batch;
     }
 }

@@ -1,10 +1,14 @@
 package dev.elbo4j.reference;
 
+import java.util.Objects;
+
+import dev.elbo4j.shape.LatentShape;
+
 /**
  * The reparameterized Gaussian posterior {@code q(z|x) = N(mu, diag(exp(logvar)))} and its KL divergence to the
  * prior N(0, I) (spec, "Reparameterization and the Gaussian KL").
  *
- * <p>Layout shared by every method:
+ * <p>Layout shared by every method, sized by one {@link LatentShape} (K, B, L, rowStride):
  * <ul>
  *   <li>{@code muLogvar}: the encoder's output, B rows of {@code rowStride} floats (B x rowStride, row-major);
  *       {@code mu} is columns [0, L), {@code logvar} columns [L, 2L); columns from 2L on are neither read nor
@@ -24,36 +28,32 @@ public final class Reparameterization {
     /**
      * Forward: K samples per row and the closed-form KL per row.
      *
-     * @param muLogvar  B x rowStride, [mu | logvar] in columns [0, 2L)
-     * @param rows      B, at least 1
-     * @param latent    L, at least 1
-     * @param rowStride at least 2L
-     * @param samples   K, at least 1
-     * @param seed      Philox key
-     * @param offset    Philox counter word 2 (the caller's step counter)
-     * @param z         output, K x B x L: {@code z[k][b][l] = mu[b][l] + exp(0.5 logvar[b][l]) eps[k][b][l]}
-     * @param kl        output, B: {@code KL_b = 0.5 sum_l (mu^2 + exp(logvar) - 1 - logvar)} in nats
+     * @param shape    K, B, L and the row stride of {@code muLogvar}
+     * @param muLogvar B x rowStride, [mu | logvar] in columns [0, 2L)
+     * @param seed     Philox key
+     * @param offset   Philox counter word 2 (the caller's step counter)
+     * @param z        output, K x B x L: {@code z[k][b][l] = mu[b][l] + exp(0.5 logvar[b][l]) eps[k][b][l]}
+     * @param kl       output, B: {@code KL_b = 0.5 sum_l (mu^2 + exp(logvar) - 1 - logvar)} in nats
      */
-    public static void forward(float[] muLogvar, int rows, int latent, int rowStride, int samples,
-                               long seed, int offset, float[] z, float[] kl) {
-        checkEncoderOutput(muLogvar, rows, latent, rowStride);
-        Check.positive(samples, "K (samples)");
-        Check.shape(z, "z", "K x B x L", samples, rows, latent);
-        Check.shape(kl, "kl", "B", rows);
-        sample(muLogvar, rows, latent, rowStride, samples, seed, offset, z);
-        klPerRow(muLogvar, rows, latent, rowStride, kl);
+    public static void forward(LatentShape shape, float[] muLogvar, long seed, int offset, float[] z, float[] kl) {
+        checkEncoderOutput(shape, muLogvar);
+        Check.shape(z, "z", "K x B x L", shape.samples(), shape.batch(), shape.latent());
+        Check.shape(kl, "kl", "B", shape.batch());
+        sample(shape, muLogvar, seed, offset, z);
+        klPerRow(muLogvar, shape.batch(), shape.latent(), shape.rowStride(), kl);
     }
 
     /**
-     * The closed-form KL per row alone (no sampling).
+     * The closed-form KL per row alone (no sampling; K plays no part).
      *
+     * @param shape    B, L and the row stride of {@code muLogvar}
      * @param muLogvar B x rowStride, [mu | logvar] in columns [0, 2L)
      * @param kl       output, B, in nats
      */
-    public static void kl(float[] muLogvar, int rows, int latent, int rowStride, float[] kl) {
-        checkEncoderOutput(muLogvar, rows, latent, rowStride);
-        Check.shape(kl, "kl", "B", rows);
-        klPerRow(muLogvar, rows, latent, rowStride, kl);
+    public static void kl(LatentShape shape, float[] muLogvar, float[] kl) {
+        checkEncoderOutput(shape, muLogvar);
+        Check.shape(kl, "kl", "B", shape.batch());
+        klPerRow(muLogvar, shape.batch(), shape.latent(), shape.rowStride(), kl);
     }
 
     /**
@@ -66,13 +66,18 @@ public final class Reparameterization {
      * the loss averages the samples); {@code rowWeight} is the KL term's weight of a row in the loss (1/B for a
      * batch mean) and {@code beta} the KL weight (1 for the ELBO).
      *
+     * @param shape     K, B, L and the row stride of {@code muLogvar} and {@code dMuLogvar}
+     * @param muLogvar  B x rowStride
      * @param dz        K x B x L
      * @param dMuLogvar output, B x rowStride: columns [0, L) receive dmu, [L, 2L) dlogvar, the rest is untouched
      */
-    public static void backward(float[] muLogvar, int rows, int latent, int rowStride, int samples,
-                                long seed, int offset, float[] dz, float beta, float rowWeight,
-                                float[] dMuLogvar) {
-        checkBackward(muLogvar, rows, latent, rowStride, samples, dz, dMuLogvar);
+    public static void backward(LatentShape shape, float[] muLogvar, float[] dz, long seed, int offset, float beta,
+                                float rowWeight, float[] dMuLogvar) {
+        checkBackward(shape, muLogvar, dz, dMuLogvar);
+        int rows = shape.batch();
+        int latent = shape.latent();
+        int samples = shape.samples();
+        int rowStride = shape.rowStride();
         Rows.forEach(rows, (long) samples * latent, b -> {
             double[] sigmaEps = new double[samples * latent];
             float[] eps = new float[latent];
@@ -84,23 +89,27 @@ public final class Reparameterization {
                     sigmaEps[k * latent + l] = sigma * eps[l];
                 }
             }
-            writeGradientRow(muLogvar, rows, latent, rowStride, samples, dz, sigmaEps, beta, rowWeight, dMuLogvar, b);
+            writeGradientRow(shape, muLogvar, dz, sigmaEps, beta, rowWeight, dMuLogvar, b);
         });
     }
 
     /**
      * Backward from the saved samples instead of the generator: {@code sigma * eps = z - mu}, otherwise as
-     * {@link #backward(float[], int, int, int, int, long, int, float[], float, float, float[])}. The two agree
-     * up to the float32 rounding of the saved {@code z}.
+     * {@link #backward}. The two agree up to the float32 rounding of the saved {@code z}.
      *
+     * @param shape     K, B, L and the row stride of {@code muLogvar} and {@code dMuLogvar}
+     * @param muLogvar  B x rowStride
      * @param z         K x B x L, the forward's samples
      * @param dz        K x B x L
      * @param dMuLogvar output, B x rowStride: columns [0, L) receive dmu, [L, 2L) dlogvar, the rest is untouched
      */
-    public static void backwardFromSamples(float[] muLogvar, int rows, int latent, int rowStride, int samples,
-                                           float[] z, float[] dz, float beta, float rowWeight,
-                                           float[] dMuLogvar) {
-        checkBackward(muLogvar, rows, latent, rowStride, samples, dz, dMuLogvar);
+    public static void backwardFromSamples(LatentShape shape, float[] muLogvar, float[] z, float[] dz, float beta,
+                                           float rowWeight, float[] dMuLogvar) {
+        checkBackward(shape, muLogvar, dz, dMuLogvar);
+        int rows = shape.batch();
+        int latent = shape.latent();
+        int samples = shape.samples();
+        int rowStride = shape.rowStride();
         Check.shape(z, "z", "K x B x L", samples, rows, latent);
         Rows.forEach(rows, (long) samples * latent, b -> {
             double[] sigmaEps = new double[samples * latent];
@@ -109,7 +118,7 @@ public final class Reparameterization {
                     sigmaEps[k * latent + l] = (double) z[(k * rows + b) * latent + l] - muLogvar[b * rowStride + l];
                 }
             }
-            writeGradientRow(muLogvar, rows, latent, rowStride, samples, dz, sigmaEps, beta, rowWeight, dMuLogvar, b);
+            writeGradientRow(shape, muLogvar, dz, sigmaEps, beta, rowWeight, dMuLogvar, b);
         });
     }
 
@@ -124,8 +133,11 @@ public final class Reparameterization {
     }
 
     /** Fills z (K x B x L) from the generator; arguments already checked. */
-    static void sample(float[] muLogvar, int rows, int latent, int rowStride, int samples,
-                       long seed, int offset, float[] z) {
+    static void sample(LatentShape shape, float[] muLogvar, long seed, int offset, float[] z) {
+        int rows = shape.batch();
+        int latent = shape.latent();
+        int samples = shape.samples();
+        int rowStride = shape.rowStride();
         Rows.forEach(rows, (long) samples * latent, b -> {
             float[] eps = new float[latent];
             for (int k = 0; k < samples; k++) {
@@ -152,15 +164,17 @@ public final class Reparameterization {
     }
 
     /** Writes row b of d[mu | logvar] given {@code sigma * eps} of that row's K samples (K x L). */
-    private static void writeGradientRow(float[] muLogvar, int rows, int latent, int rowStride, int samples,
-                                         float[] dz, double[] sigmaEps, float beta, float rowWeight,
-                                         float[] dMuLogvar, int b) {
+    private static void writeGradientRow(LatentShape shape, float[] muLogvar, float[] dz, double[] sigmaEps,
+                                         float beta, float rowWeight, float[] dMuLogvar, int b) {
+        int rows = shape.batch();
+        int latent = shape.latent();
+        int rowStride = shape.rowStride();
         for (int l = 0; l < latent; l++) {
             double mu = muLogvar[b * rowStride + l];
             double logvar = muLogvar[b * rowStride + latent + l];
             double sumDz = 0;
             double sumDzSigmaEps = 0;
-            for (int k = 0; k < samples; k++) {
+            for (int k = 0; k < shape.samples(); k++) {
                 double g = dz[(k * rows + b) * latent + l];
                 sumDz += g;
                 sumDzSigmaEps += g * sigmaEps[k * latent + l];
@@ -172,22 +186,15 @@ public final class Reparameterization {
         }
     }
 
-    /** Checks {@code muLogvar} (B x rowStride) and the dimensions that describe it. */
-    static void checkEncoderOutput(float[] muLogvar, int rows, int latent, int rowStride) {
-        Check.positive(rows, "B (rows)");
-        Check.positive(latent, "L (latent)");
-        if (rowStride < 2L * latent) {
-            throw new IllegalArgumentException("rowStride " + rowStride + " is less than 2L = " + (2L * latent)
-                    + ": a row of [mu | logvar] needs 2L floats");
-        }
-        Check.shape(muLogvar, "muLogvar", "B x rowStride", rows, rowStride);
+    /** Checks {@code muLogvar} against B x rowStride. */
+    static void checkEncoderOutput(LatentShape shape, float[] muLogvar) {
+        Objects.requireNonNull(shape, "shape");
+        Check.shape(muLogvar, "muLogvar", "B x rowStride", shape.batch(), shape.rowStride());
     }
 
-    private static void checkBackward(float[] muLogvar, int rows, int latent, int rowStride, int samples,
-                                      float[] dz, float[] dMuLogvar) {
-        checkEncoderOutput(muLogvar, rows, latent, rowStride);
-        Check.positive(samples, "K (samples)");
-        Check.shape(dz, "dz", "K x B x L", samples, rows, latent);
-        Check.shape(dMuLogvar, "dMuLogvar", "B x rowStride", rows, rowStride);
+    private static void checkBackward(LatentShape shape, float[] muLogvar, float[] dz, float[] dMuLogvar) {
+        checkEncoderOutput(shape, muLogvar);
+        Check.shape(dz, "dz", "K x B x L", shape.samples(), shape.batch(), shape.latent());
+        Check.shape(dMuLogvar, "dMuLogvar", "B x rowStride", shape.batch(), shape.rowStride());
     }
 }

@@ -2,6 +2,8 @@ package dev.elbo4j.reference;
 
 import java.util.Objects;
 
+import dev.elbo4j.shape.LikelihoodShape;
+
 /**
  * The data {@code x} (B x D, row-major) that a Bernoulli decoder is scored against, in one of the forms a kernel
  * reads: floats in [0, 1], unsigned byte pixels ({@code value / 255}), either one optionally binarized on the
@@ -29,11 +31,11 @@ public sealed interface Targets {
     }
 
     /**
-     * Checks that these targets are B x D and every value lies in [0, 1].
+     * Checks that these targets are B x D ({@code shape}'s batch and dims) and every value lies in [0, 1].
      *
      * @throws IllegalArgumentException naming the shapes, or the first element outside [0, 1]
      */
-    void validate(int rows, int dims);
+    void validate(LikelihoodShape shape);
 
     /** Writes row {@code b} of x (D values, after binarization if any) into {@code out[0, D)}. */
     void row(int b, int dims, float[] out);
@@ -46,8 +48,9 @@ public sealed interface Targets {
         }
 
         @Override
-        public void validate(int rows, int dims) {
-            Check.shape(x, "x", "B x D", rows, dims);
+        public void validate(LikelihoodShape shape) {
+            int dims = shape.dims();
+            Check.shape(x, "x", "B x D", shape.batch(), dims);
             for (int i = 0; i < x.length; i++) {
                 if (!(x[i] >= 0f && x[i] <= 1f)) {
                     throw new IllegalArgumentException("x[" + (i / dims) + "][" + (i % dims) + "] = " + x[i]
@@ -70,8 +73,8 @@ public sealed interface Targets {
         }
 
         @Override
-        public void validate(int rows, int dims) {
-            Check.shape(pixels, "x (pixels)", "B x D", rows, dims);
+        public void validate(LikelihoodShape shape) {
+            Check.shape(pixels, "x (pixels)", "B x D", shape.batch(), shape.dims());
         }
 
         @Override
@@ -90,8 +93,8 @@ public sealed interface Targets {
         }
 
         @Override
-        public void validate(int rows, int dims) {
-            source.validate(rows, dims);
+        public void validate(LikelihoodShape shape) {
+            source.validate(shape);
         }
 
         @Override

@@ -6,7 +6,10 @@
  * <p>Conventions that hold throughout:
  * <ul>
  *   <li>Arrays are float32, row-major; shapes are written {@code K x B x D} (K samples of B rows of D values),
- *       and each method's parameters say which shape each array has. Log-likelihoods, KL terms and bounds are
+ *       and each method's parameters say which shape each array has. The dimensions come as one record of
+ *       {@code dev.elbo4j.shape} ({@code LatentShape}, {@code LikelihoodShape}, {@code SampleShape}), the first
+ *       argument, followed by the inputs, the settings and the outputs: the order of the kernel launchers without
+ *       their stream. Log-likelihoods, KL terms and bounds are
  *       in nats.</li>
  *   <li>Arithmetic is double from the float32 inputs; each float32 output is rounded once. Batch totals
  *       ({@link dev.elbo4j.reference.Elbo}, {@link dev.elbo4j.reference.Iwae#gap}) are returned as unrounded

@@ -29,7 +29,11 @@ public record LatentShape(int samples, int batch, int latent, int rowStride) {
     /** One sample of each of {@code batch} rows of a {@code latent}-dimensional posterior, rows packed (2L). */
     public static LatentShape of(int batch, int latent) {
         Dims.positive(latent, "L (latent)");
-        return new LatentShape(1, batch, latent, Math.multiplyExact(2, latent));
+        if (latent > Integer.MAX_VALUE / 2) {
+            throw new IllegalArgumentException("L (latent) = " + latent + ": a packed row of 2L floats does not fit an"
+                    + " int row stride");
+        }
+        return new LatentShape(1, batch, latent, 2 * latent);
     }
 
     /** This shape with K = {@code samples}. */

@@ -26,6 +26,8 @@ import dev.elbo4j.cuda.DeviceBuffer;
 import dev.elbo4j.reference.Bernoulli;
 import dev.elbo4j.reference.Targets;
 import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
 
 /**
  * The Bernoulli loss and gradient, fused ({@link BernoulliKernels}) and unfused ({@link UnfusedElbo}), against the
@@ -82,19 +84,18 @@ class BernoulliKernelsTest {
     }
 
     /** Runs one path with poisoned outputs; {@code withGrad} false asks for the log-likelihood alone. */
-    private Result run(Path path, float[] logits, Data data, TargetFormat format, Binarization binarization,
-                       int samples, int batch, int dims, float gradScale, boolean withGrad) {
-        int rows = samples * batch;
+    private Result run(Path path, LikelihoodShape shape, float[] logits, Data data, TargetFormat format,
+                       Binarization binarization, float gradScale, boolean withGrad) {
         try (DeviceBuffer logitBuffer = upload(cuda, logits); DeviceBuffer x = data.upload(cuda);
-             DeviceBuffer logProb = poisoned(cuda, rows);
-             DeviceBuffer grad = withGrad ? poisoned(cuda, (long) rows * dims) : null) {
+             DeviceBuffer logProb = poisoned(cuda, shape.sampleShape().rows());
+             DeviceBuffer grad = withGrad ? poisoned(cuda, shape.outputElements()) : null) {
             switch (path) {
-                case FUSED -> fused.lossAndGradient(null, logitBuffer, x, format, binarization, samples, batch, dims,
-                        gradScale, logProb, grad);
+                case FUSED -> fused.lossAndGradient(null, shape, logitBuffer, x, format, binarization, gradScale,
+                        logProb, grad);
                 case UNFUSED -> {
-                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, dims, 1)) {
-                        unfused.bernoulliLossAndGradient(null, logitBuffer, x, format, binarization, samples, batch,
-                                dims, gradScale, logProb, grad);
+                    try (UnfusedElbo unfused = unfused(shape)) {
+                        unfused.bernoulliLossAndGradient(null, shape, logitBuffer, x, format, binarization, gradScale,
+                                logProb, grad);
                         cuda.synchronize();
                     }
                 }
@@ -105,8 +106,8 @@ class BernoulliKernelsTest {
 
     private void checkAgainstReference(Path path, TargetFormat format, boolean binarize, int samples, int batch,
                                        int dims, boolean withGrad, TestRandom random) {
-        String where = path + " " + format + (binarize ? " binarized" : "") + " K x B x D = " + samples + " x "
-                + batch + " x " + dims;
+        LikelihoodShape shape = new LikelihoodShape(samples, batch, dims);
+        String where = path + " " + format + (binarize ? " binarized " : " ") + shape;
         float[] logits = random.logits(samples * batch * dims);
         Data data = Data.random(random, format, batch * dims);
         Binarization binarization = binarize ? new Binarization(random.nextLong(), random.nextInt(1 << 30)) : null;
@@ -116,9 +117,9 @@ class BernoulliKernelsTest {
 
         float[] logProb = new float[samples * batch];
         float[] grad = new float[samples * batch * dims];
-        Bernoulli.logProbAndGrad(logits, targets, samples, batch, dims, gradScale, logProb, grad);
+        Bernoulli.logProbAndGrad(shape, logits, targets, gradScale, logProb, grad);
 
-        Result gpu = run(path, logits, data, format, binarization, samples, batch, dims, gradScale, withGrad);
+        Result gpu = run(path, shape, logits, data, format, binarization, gradScale, withGrad);
         assertRowSums(where + ": logProb", gpu.logProb(), logProb, magnitudes(logits, targets, samples, batch, dims));
         if (withGrad) {
             assertElementwise(where + ": grad", gpu.grad(), grad);
@@ -154,17 +155,19 @@ class BernoulliKernelsTest {
     @Test
     void misalignedViewsTakeTheScalarPathWithTheSameResults(TestRandom random) {
         int batch = 5, dims = 784;
+        LikelihoodShape shape = LikelihoodShape.of(batch, dims);
         float[] logits = random.logits(batch * dims);
         float[] x = random.unitValues(batch * dims);
         float[] logProb = new float[batch];
         float[] grad = new float[batch * dims];
-        Bernoulli.logProbAndGrad(logits, Targets.values(x), 1, batch, dims, 1f / batch, logProb, grad);
+        Bernoulli.logProbAndGrad(shape, logits, Targets.values(x), 1f / batch, logProb, grad);
         float[] padded = new float[logits.length + 1];
         System.arraycopy(logits, 0, padded, 1, logits.length);
         try (DeviceBuffer logitBuffer = upload(cuda, padded); DeviceBuffer xBuffer = upload(cuda, x);
-             DeviceBuffer logProbBuffer = poisoned(cuda, batch); DeviceBuffer gradBuffer = poisoned(cuda, grad.length)) {
-            fused.lossAndGradient(null, logitBuffer.sliceFloats(1, logits.length), xBuffer, TargetFormat.FLOAT32, null,
-                    1, batch, dims, 1f / batch, logProbBuffer, gradBuffer);
+             DeviceBuffer logProbBuffer = poisoned(cuda, batch);
+             DeviceBuffer gradBuffer = poisoned(cuda, grad.length)) {
+            fused.lossAndGradient(null, shape, logitBuffer.sliceFloats(1, logits.length), xBuffer,
+                    TargetFormat.FLOAT32, null, 1f / batch, logProbBuffer, gradBuffer);
             assertRowSums("logProb through a misaligned view", logProbBuffer.toFloatArray(), logProb,
                     magnitudes(logits, Targets.values(x), 1, batch, dims));
             assertElementwise("grad through a misaligned view", gradBuffer.toFloatArray(), grad);
@@ -175,11 +178,12 @@ class BernoulliKernelsTest {
     @EnumSource(Path.class)
     void theSameInputsGiveTheSameBits(Path path, TestRandom random) {
         int samples = 2, batch = 19, dims = 783;
+        LikelihoodShape shape = new LikelihoodShape(samples, batch, dims);
         float[] logits = random.logits(samples * batch * dims);
         Data data = Data.random(random, TargetFormat.PIXELS_U8, batch * dims);
         Binarization binarization = new Binarization(random.nextLong(), random.nextInt(1 << 30));
-        Result first = run(path, logits, data, TargetFormat.PIXELS_U8, binarization, samples, batch, dims, 0.25f, true);
-        Result second = run(path, logits, data, TargetFormat.PIXELS_U8, binarization, samples, batch, dims, 0.25f, true);
+        Result first = run(path, shape, logits, data, TargetFormat.PIXELS_U8, binarization, 0.25f, true);
+        Result second = run(path, shape, logits, data, TargetFormat.PIXELS_U8, binarization, 0.25f, true);
         assertBitIdentical(path + " logProb", first.logProb(), second.logProb());
         assertBitIdentical(path + " grad", first.grad(), second.grad());
     }
@@ -188,30 +192,26 @@ class BernoulliKernelsTest {
     void refusedCallsThrowBeforeAnyLaunch(TestRandom random) {
         int samples = 2, batch = 3, dims = 10;
         int rows = samples * batch;
+        LikelihoodShape shape = new LikelihoodShape(samples, batch, dims);
         try (DeviceBuffer logits = upload(cuda, random.logits(rows * dims));
              DeviceBuffer x = upload(cuda, random.unitValues(batch * dims));
              DeviceBuffer pixels = upload(cuda, random.pixels(batch * dims - 1));
              DeviceBuffer logProb = poisoned(cuda, rows); DeviceBuffer grad = poisoned(cuda, rows * dims);
-             UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, dims, 1)) {
+             UnfusedElbo unfused = unfused(shape)) {
             TargetFormat f32 = TargetFormat.FLOAT32;
+            LikelihoodShape widerRows = new LikelihoodShape(samples, batch, dims + 1);
             List<Runnable> refused = List.of(
-                    () -> fused.lossAndGradient(null, logits, x, f32, null, 0, batch, dims, 1f, logProb, grad),
-                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, 0, dims, 1f, logProb, grad),
-                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, 0, 1f, logProb, grad),
-                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, dims + 1, 1f, logProb,
+                    () -> fused.lossAndGradient(null, null, logits, x, f32, null, 1f, logProb, grad),
+                    () -> fused.lossAndGradient(null, widerRows, logits, x, f32, null, 1f, logProb, grad),
+                    () -> fused.lossAndGradient(null, shape.withSamples(samples + 1), logits, x, f32, null, 1f, logProb,
                             grad),
-                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples + 1, batch, dims, 1f, logProb,
+                    () -> fused.lossAndGradient(null, shape, logits, pixels, TargetFormat.PIXELS_U8, null, 1f, logProb,
                             grad),
-                    () -> fused.lossAndGradient(null, logits, pixels, TargetFormat.PIXELS_U8, null, samples, batch,
-                            dims, 1f, logProb, grad),
-                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, dims, Float.NaN, logProb,
-                            grad),
-                    () -> fused.lossAndGradient(null, logits, x, f32, null, samples, batch, dims, 1f, logProb, logits),
-                    () -> fused.lossAndGradient(null, logits, x, null, null, samples, batch, dims, 1f, logProb, grad),
-                    () -> unfused.bernoulliLossAndGradient(null, logits, x, f32, null, samples, batch, dims + 1, 1f,
-                            logProb, grad),
-                    () -> unfused.bernoulliLossAndGradient(null, logits, x, f32, null, samples, batch, dims, 1f,
-                            logProb, x));
+                    () -> fused.lossAndGradient(null, shape, logits, x, f32, null, Float.NaN, logProb, grad),
+                    () -> fused.lossAndGradient(null, shape, logits, x, f32, null, 1f, logProb, logits),
+                    () -> fused.lossAndGradient(null, shape, logits, x, null, null, 1f, logProb, grad),
+                    () -> unfused.bernoulliLossAndGradient(null, widerRows, logits, x, f32, null, 1f, logProb, grad),
+                    () -> unfused.bernoulliLossAndGradient(null, shape, logits, x, f32, null, 1f, logProb, x));
             for (int i = 0; i < refused.size(); i++) {
                 int call = i;
                 assertThrows(RuntimeException.class, refused.get(i)::run, "call " + call);
@@ -219,12 +219,17 @@ class BernoulliKernelsTest {
             DeviceBuffer closed = upload(cuda, random.logits(rows * dims));
             closed.close();
             assertThrows(IllegalStateException.class,
-                    () -> fused.lossAndGradient(null, closed, x, f32, null, samples, batch, dims, 1f, logProb, grad));
-            assertThrows(IllegalStateException.class, () -> unfused.bernoulliLossAndGradient(null, closed, x, f32, null,
-                    samples, batch, dims, 1f, logProb, grad));
+                    () -> fused.lossAndGradient(null, shape, closed, x, f32, null, 1f, logProb, grad));
+            assertThrows(IllegalStateException.class,
+                    () -> unfused.bernoulliLossAndGradient(null, shape, closed, x, f32, null, 1f, logProb, grad));
             assertStillPoisoned("logProb", logProb.toFloatArray());
             assertStillPoisoned("grad", grad.toFloatArray());
         }
+    }
+
+    /** An unfused baseline with room for the likelihood calls of {@code shape}. */
+    private UnfusedElbo unfused(LikelihoodShape shape) {
+        return new UnfusedElbo(cuda, LatentShape.of(shape.batch(), 1).withSamples(shape.samples()), shape);
     }
 
     /** sum_d |x_d l_d - softplus(l_d)| per logits row, x after binarization. */

@@ -17,6 +17,9 @@ import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.cuda.DeviceBuffer;
 import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
 
 /**
  * The loss side of a training step (latent forward, Bernoulli loss and gradient with binarization, batch loss,
@@ -29,6 +32,9 @@ class CapturedStepTest {
     private static final int BATCH = 24;
     private static final int LATENT = 8;
     private static final int DIMS = 100;
+    private static final LatentShape LATENT_SHAPE = LatentShape.of(BATCH, LATENT);
+    private static final LikelihoodShape LIKELIHOOD_SHAPE = LikelihoodShape.of(BATCH, DIMS);
+    private static final SampleShape ROWS = SampleShape.of(BATCH);
 
     private final CudaContext cuda;
 
@@ -71,30 +77,28 @@ class CapturedStepTest {
                 upload(cuda, random.logits(BATCH * DIMS)), upload(cuda, random.pixels(BATCH * DIMS)),
                 upload(cuda, random.normals(BATCH * LATENT, rowWeight)), poisoned(cuda, BATCH * LATENT),
                 poisoned(cuda, BATCH), poisoned(cuda, BATCH), poisoned(cuda, BATCH * DIMS),
-                poisoned(cuda, ElboReduction.TOTALS), poisoned(cuda, BATCH * 2 * LATENT));
+                poisoned(cuda, ElboTotals.FLOATS), poisoned(cuda, BATCH * 2 * LATENT));
              CudaStream stream = cuda.createStream();
-             UnfusedElbo unfused = new UnfusedElbo(cuda, 1, BATCH, DIMS, LATENT)) {
+             UnfusedElbo unfused = new UnfusedElbo(cuda, LATENT_SHAPE, LIKELIHOOD_SHAPE)) {
             LatentKernels latent = new LatentKernels(cuda);
             BernoulliKernels bernoulli = new BernoulliKernels(cuda);
             ElboReduction reduction = new ElboReduction(cuda);
             Consumer<CudaStream> enqueue = switch (path) {
                 case FUSED -> s -> {
-                    latent.forward(s, step.muLogvar(), BATCH, LATENT, 2 * LATENT, 1, seed, offset, step.z(),
-                            step.kl(), null);
-                    bernoulli.lossAndGradient(s, step.logits(), step.pixels(), TargetFormat.PIXELS_U8, binarization,
-                            1, BATCH, DIMS, rowWeight, step.logProb(), step.grad());
-                    reduction.reduce(s, step.logProb(), step.kl(), BATCH, 1f, null, step.totals());
-                    latent.backward(s, step.muLogvar(), BATCH, LATENT, 2 * LATENT, 1, seed, offset, step.dz(), 1f,
-                            rowWeight, step.dMuLogvar());
+                    latent.forward(s, LATENT_SHAPE, step.muLogvar(), seed, offset, step.z(), step.kl(), null);
+                    bernoulli.lossAndGradient(s, LIKELIHOOD_SHAPE, step.logits(), step.pixels(),
+                            TargetFormat.PIXELS_U8, binarization, rowWeight, step.logProb(), step.grad());
+                    reduction.reduce(s, ROWS, step.logProb(), step.kl(), 1f, null, step.totals());
+                    latent.backward(s, LATENT_SHAPE, step.muLogvar(), step.dz(), seed, offset, 1f, rowWeight,
+                            step.dMuLogvar());
                 };
                 case UNFUSED -> s -> {
-                    unfused.latentForward(s, step.muLogvar(), BATCH, LATENT, 2 * LATENT, 1, seed, offset, step.z(),
-                            step.kl(), null);
-                    unfused.bernoulliLossAndGradient(s, step.logits(), step.pixels(), TargetFormat.PIXELS_U8,
-                            binarization, 1, BATCH, DIMS, rowWeight, step.logProb(), step.grad());
-                    unfused.elboReduce(s, step.logProb(), step.kl(), BATCH, 1f, null, step.totals());
-                    unfused.latentBackward(s, step.muLogvar(), BATCH, LATENT, 2 * LATENT, 1, seed, offset,
-                            step.dz(), 1f, rowWeight, step.dMuLogvar());
+                    unfused.latentForward(s, LATENT_SHAPE, step.muLogvar(), seed, offset, step.z(), step.kl(), null);
+                    unfused.bernoulliLossAndGradient(s, LIKELIHOOD_SHAPE, step.logits(), step.pixels(),
+                            TargetFormat.PIXELS_U8, binarization, rowWeight, step.logProb(), step.grad());
+                    unfused.elboReduce(s, ROWS, step.logProb(), step.kl(), 1f, null, step.totals());
+                    unfused.latentBackward(s, LATENT_SHAPE, step.muLogvar(), step.dz(), seed, offset, 1f, rowWeight,
+                            step.dMuLogvar());
                 };
             };
 

@@ -6,6 +6,7 @@ import static dev.elbo4j.kernels.KernelAssertions.assertRowSums;
 import static dev.elbo4j.kernels.KernelAssertions.assertStillPoisoned;
 import static dev.elbo4j.kernels.KernelAssertions.poisoned;
 import static dev.elbo4j.kernels.KernelAssertions.upload;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,6 +23,9 @@ import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.cuda.DeviceBuffer;
 import dev.elbo4j.reference.Elbo;
 import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
 
 /**
  * The batch loss and mean ELBO, fused ({@link ElboReduction}) and unfused ({@link UnfusedElbo}), against the CPU
@@ -40,22 +44,27 @@ class ElboReductionTest {
         this.fused = new ElboReduction(cuda);
     }
 
-    private record Result(float[] totals, float[] elbo) {
+    private record Result(ElboTotals totals, float[] elbo) {
     }
 
     private Result run(Path path, float[] logProb, float[] kl, int batch, float beta) {
+        SampleShape rows = SampleShape.of(batch);
         try (DeviceBuffer logProbBuffer = upload(cuda, logProb); DeviceBuffer klBuffer = upload(cuda, kl);
-             DeviceBuffer elbo = poisoned(cuda, batch); DeviceBuffer totals = poisoned(cuda, ElboReduction.TOTALS)) {
+             DeviceBuffer elbo = poisoned(cuda, batch); DeviceBuffer totals = poisoned(cuda, ElboTotals.FLOATS)) {
             switch (path) {
-                case FUSED -> fused.reduce(null, logProbBuffer, klBuffer, batch, beta, elbo, totals);
+                case FUSED -> fused.reduce(null, rows, logProbBuffer, klBuffer, beta, elbo, totals);
                 case UNFUSED -> {
-                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, 1, batch, 1, 1)) {
-                        unfused.elboReduce(null, logProbBuffer, klBuffer, batch, beta, elbo, totals);
+                    try (UnfusedElbo unfused = unfused(batch)) {
+                        unfused.elboReduce(null, rows, logProbBuffer, klBuffer, beta, elbo, totals);
                         cuda.synchronize();
                     }
                 }
             }
-            return new Result(totals.toFloatArray(), elbo.toFloatArray());
+            float[] totalFloats = totals.toFloatArray();
+            assertBitIdentical(path + ": ElboTotals.read reads what the kernel wrote",
+                    new float[] {totalFloats[0], totalFloats[1]},
+                    new float[] {ElboTotals.read(totals).loss(), ElboTotals.read(totals).meanElbo()});
+            return new Result(ElboTotals.of(totalFloats), elbo.toFloatArray());
         }
     }
 
@@ -76,12 +85,13 @@ class ElboReductionTest {
                 lossMagnitude += (Math.abs(logProb[b]) + beta * Math.abs(kl[b])) / batch;
                 elboMagnitude += (Math.abs(logProb[b]) + Math.abs(kl[b])) / batch;
             }
-            assertRowSums(where + ": loss", new float[] {gpu.totals()[0]},
-                    new float[] {(float) Elbo.loss(logProb, kl, batch, beta)}, new double[] {lossMagnitude});
-            assertRowSums(where + ": mean ELBO", new float[] {gpu.totals()[1]},
-                    new float[] {(float) Elbo.mean(logProb, kl, batch)}, new double[] {elboMagnitude});
+            SampleShape rows = SampleShape.of(batch);
+            assertRowSums(where + ": loss", new float[] {gpu.totals().loss()},
+                    new float[] {(float) Elbo.loss(rows, logProb, kl, beta)}, new double[] {lossMagnitude});
+            assertRowSums(where + ": mean ELBO", new float[] {gpu.totals().meanElbo()},
+                    new float[] {(float) Elbo.mean(rows, logProb, kl)}, new double[] {elboMagnitude});
             float[] elbo = new float[batch];
-            Elbo.perRow(logProb, kl, batch, elbo);
+            Elbo.perRow(rows, logProb, kl, elbo);
             assertElementwise(where + ": per-row ELBO", gpu.elbo(), elbo);
         }
     }
@@ -92,25 +102,29 @@ class ElboReductionTest {
         int batch = 3001;
         float[] logProb = random.uniforms(batch, -600, -20);
         float[] kl = random.uniforms(batch, 0, 60);
-        assertBitIdentical(path + " totals", run(path, logProb, kl, batch, 1f).totals(),
-                run(path, logProb, kl, batch, 1f).totals());
+        ElboTotals first = run(path, logProb, kl, batch, 1f).totals();
+        ElboTotals second = run(path, logProb, kl, batch, 1f).totals();
+        assertBitIdentical(path + " totals", new float[] {first.loss(), first.meanElbo()},
+                new float[] {second.loss(), second.meanElbo()});
     }
 
     @Test
     void refusedCallsThrowBeforeAnyLaunch(TestRandom random) {
         int batch = 10;
+        SampleShape rows = SampleShape.of(batch);
         try (DeviceBuffer logProb = upload(cuda, random.uniforms(batch, -600, -20));
              DeviceBuffer kl = upload(cuda, random.uniforms(batch - 1, 0, 60));
-             DeviceBuffer totals = poisoned(cuda, ElboReduction.TOTALS); DeviceBuffer elbo = poisoned(cuda, batch);
-             UnfusedElbo unfused = new UnfusedElbo(cuda, 1, batch, 1, 1)) {
+             DeviceBuffer totals = poisoned(cuda, ElboTotals.FLOATS); DeviceBuffer elbo = poisoned(cuda, batch);
+             UnfusedElbo unfused = unfused(batch)) {
             List<Runnable> refused = List.of(
-                    () -> fused.reduce(null, logProb, kl, batch, 1f, elbo, totals),
-                    () -> fused.reduce(null, logProb, logProb, 0, 1f, elbo, totals),
-                    () -> fused.reduce(null, logProb, logProb, batch, Float.POSITIVE_INFINITY, elbo, totals),
-                    () -> fused.reduce(null, logProb, logProb, batch, 1f, elbo, elbo.sliceFloats(0, 1)),
-                    () -> fused.reduce(null, logProb, logProb, batch, 1f, logProb, totals),
-                    () -> unfused.elboReduce(null, logProb, kl, batch, 1f, elbo, totals),
-                    () -> unfused.elboReduce(null, logProb, logProb, batch + 1, 1f, null, totals));
+                    () -> fused.reduce(null, rows, logProb, kl, 1f, elbo, totals),
+                    () -> fused.reduce(null, null, logProb, logProb, 1f, elbo, totals),
+                    () -> fused.reduce(null, rows.withSamples(2), logProb, logProb, 1f, elbo, totals),
+                    () -> fused.reduce(null, rows, logProb, logProb, Float.POSITIVE_INFINITY, elbo, totals),
+                    () -> fused.reduce(null, rows, logProb, logProb, 1f, elbo, elbo.sliceFloats(0, 1)),
+                    () -> fused.reduce(null, rows, logProb, logProb, 1f, logProb, totals),
+                    () -> unfused.elboReduce(null, rows, logProb, kl, 1f, elbo, totals),
+                    () -> unfused.elboReduce(null, SampleShape.of(batch + 1), logProb, logProb, 1f, null, totals));
             for (int i = 0; i < refused.size(); i++) {
                 int call = i;
                 assertThrows(RuntimeException.class, refused.get(i)::run, "call " + call);
@@ -118,10 +132,26 @@ class ElboReductionTest {
             // A batch within a block stride of 2^31 is refused for the kernel's 32-bit loop counter, before the
             // buffer sizes are looked at.
             IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
-                    () -> fused.reduce(null, logProb, logProb, Integer.MAX_VALUE - 8, 1f, null, totals));
+                    () -> fused.reduce(null, SampleShape.of(Integer.MAX_VALUE - 8), logProb, logProb, 1f, null,
+                            totals));
             assertTrue(tooLarge.getMessage().contains("32-bit"), tooLarge.getMessage());
             assertStillPoisoned("totals", totals.toFloatArray());
             assertStillPoisoned("elbo", elbo.toFloatArray());
         }
+    }
+
+    @Test
+    void totalsAreReadByName() {
+        ElboTotals totals = ElboTotals.of(new float[] {3.5f, -3.5f});
+        assertEquals(3.5f, totals.loss());
+        assertEquals(-3.5f, totals.meanElbo());
+        IllegalArgumentException wrongLength = assertThrows(IllegalArgumentException.class,
+                () -> ElboTotals.of(new float[3]));
+        assertTrue(wrongLength.getMessage().contains("loss, mean ELBO"), wrongLength.getMessage());
+    }
+
+    /** An unfused baseline with room for a reduction of {@code batch} rows. */
+    private UnfusedElbo unfused(int batch) {
+        return new UnfusedElbo(cuda, LatentShape.of(batch, 1), LikelihoodShape.of(batch, 1));
     }
 }

@@ -25,6 +25,8 @@ import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.cuda.DeviceBuffer;
 import dev.elbo4j.reference.Gaussian;
 import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
 
 /**
  * The Gaussian loss and gradients in the three log-variance modes, fused ({@link GaussianKernels}) and unfused
@@ -96,9 +98,9 @@ class GaussianKernelsTest {
     private record Result(float[] logProb, float[] gradMean, float[] gradLogVar) {
     }
 
-    private Result run(Path path, Mode mode, Inputs in, int samples, int batch, int dims, float gradScale,
-                       boolean withGrad) {
-        int rows = samples * batch;
+    private Result run(Path path, Mode mode, Inputs in, LikelihoodShape shape, float gradScale, boolean withGrad) {
+        int rows = (int) shape.sampleShape().rows();
+        int dims = shape.dims();
         int logVarGradCount = mode == Mode.PER_DIMENSION ? dims : rows * dims;
         boolean withLogVarGrad = withGrad && mode != Mode.FIXED;
         try (DeviceBuffer mean = upload(cuda, in.mean()); DeviceBuffer x = upload(cuda, in.x());
@@ -106,19 +108,19 @@ class GaussianKernelsTest {
              DeviceBuffer logProb = poisoned(cuda, rows);
              DeviceBuffer gradMean = withGrad ? poisoned(cuda, (long) rows * dims) : null;
              DeviceBuffer gradLogVar = withLogVarGrad ? poisoned(cuda, logVarGradCount) : null;
-             DeviceBuffer workspace = poisoned(cuda, GaussianKernels.workspaceFloats(samples, batch, dims))) {
+             DeviceBuffer workspace = poisoned(cuda, GaussianKernels.workspaceFloats(shape))) {
             GaussianKernels.LogVariance logVar = switch (mode) {
                 case FIXED -> new GaussianKernels.LogVariance.Fixed(in.fixed());
                 case PER_DIMENSION -> new GaussianKernels.LogVariance.PerDimension(logVarValues);
                 case PER_ROW -> new GaussianKernels.LogVariance.PerRow(logVarValues);
             };
             switch (path) {
-                case FUSED -> fused.lossAndGradient(null, mean, x, logVar, samples, batch, dims, gradScale, logProb,
-                        gradMean, gradLogVar, workspace);
+                case FUSED -> fused.lossAndGradient(null, shape, mean, x, logVar, gradScale, logProb, gradMean,
+                        gradLogVar, workspace);
                 case UNFUSED -> {
-                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, dims, 1)) {
-                        unfused.gaussianLossAndGradient(null, mean, x, logVar, samples, batch, dims, gradScale,
-                                logProb, gradMean, gradLogVar);
+                    try (UnfusedElbo unfused = unfused(shape)) {
+                        unfused.gaussianLossAndGradient(null, shape, mean, x, logVar, gradScale, logProb, gradMean,
+                                gradLogVar);
                         cuda.synchronize();
                     }
                 }
@@ -134,16 +136,17 @@ class GaussianKernelsTest {
         for (int[] shape : SHAPES) {
             int samples = shape[0], batch = shape[1], dims = shape[2];
             int rows = samples * batch;
-            String where = path + " " + mode + " K x B x D = " + samples + " x " + batch + " x " + dims;
+            LikelihoodShape likelihoodShape = new LikelihoodShape(samples, batch, dims);
+            String where = path + " " + mode + " " + likelihoodShape;
             Inputs in = Inputs.random(random, mode, samples, batch, dims);
             float gradScale = 1f / rows;
             float[] logProb = new float[rows];
             float[] gradMean = new float[rows * dims];
             float[] gradLogVar = mode == Mode.FIXED ? null : new float[mode == Mode.PER_DIMENSION ? dims : rows * dims];
-            Gaussian.logProbAndGrad(in.mean(), in.x(), in.reference(mode), samples, batch, dims, gradScale, logProb,
+            Gaussian.logProbAndGrad(likelihoodShape, in.mean(), in.x(), in.reference(mode), gradScale, logProb,
                     gradMean, gradLogVar);
 
-            Result gpu = run(path, mode, in, samples, batch, dims, gradScale, withGrad);
+            Result gpu = run(path, mode, in, likelihoodShape, gradScale, withGrad);
             double[] rowMagnitudes = new double[rows];
             double[] columnMagnitudes = new double[dims];
             for (int r = 0; r < rows; r++) {
@@ -174,8 +177,9 @@ class GaussianKernelsTest {
     void theSameInputsGiveTheSameBits(Path path, TestRandom random) {
         int samples = 2, batch = 41, dims = 783;
         Inputs in = Inputs.random(random, Mode.PER_DIMENSION, samples, batch, dims);
-        Result first = run(path, Mode.PER_DIMENSION, in, samples, batch, dims, 1f / batch, true);
-        Result second = run(path, Mode.PER_DIMENSION, in, samples, batch, dims, 1f / batch, true);
+        LikelihoodShape shape = new LikelihoodShape(samples, batch, dims);
+        Result first = run(path, Mode.PER_DIMENSION, in, shape, 1f / batch, true);
+        Result second = run(path, Mode.PER_DIMENSION, in, shape, 1f / batch, true);
         assertBitIdentical(path + " logProb", first.logProb(), second.logProb());
         assertBitIdentical(path + " gradMean", first.gradMean(), second.gradMean());
         assertBitIdentical(path + " gradLogVar", first.gradLogVar(), second.gradLogVar());
@@ -185,41 +189,39 @@ class GaussianKernelsTest {
     void refusedCallsThrowBeforeAnyLaunch(TestRandom random) {
         int samples = 2, batch = 20, dims = 10;
         int rows = samples * batch;
+        LikelihoodShape shape = new LikelihoodShape(samples, batch, dims);
         try (DeviceBuffer mean = upload(cuda, random.normals(rows * dims, 1));
              DeviceBuffer x = upload(cuda, random.normals(batch * dims, 1));
              DeviceBuffer perDim = upload(cuda, random.logvars(dims));
              DeviceBuffer logProb = poisoned(cuda, rows); DeviceBuffer gradMean = poisoned(cuda, rows * dims);
              DeviceBuffer gradLogVar = poisoned(cuda, dims);
-             DeviceBuffer workspace = poisoned(cuda, GaussianKernels.workspaceFloats(samples, batch, dims));
-             DeviceBuffer smallWorkspace = poisoned(cuda, GaussianKernels.workspaceFloats(samples, batch, dims) - 1);
-             UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, dims, 1)) {
+             DeviceBuffer workspace = poisoned(cuda, GaussianKernels.workspaceFloats(shape));
+             DeviceBuffer smallWorkspace = poisoned(cuda, GaussianKernels.workspaceFloats(shape) - 1);
+             UnfusedElbo unfused = unfused(shape)) {
             var fixed = new GaussianKernels.LogVariance.Fixed(0f);
             var perDimension = new GaussianKernels.LogVariance.PerDimension(perDim);
             var perRowTooSmall = new GaussianKernels.LogVariance.PerRow(perDim);
+            LikelihoodShape widerRows = new LikelihoodShape(samples, batch, dims + 1);
             List<Runnable> refused = List.of(
-                    () -> fused.lossAndGradient(null, mean, x, fixed, 0, batch, dims, 1f, logProb, gradMean, null,
+                    () -> fused.lossAndGradient(null, null, mean, x, fixed, 1f, logProb, gradMean, null, null),
+                    () -> fused.lossAndGradient(null, widerRows, mean, x, fixed, 1f, logProb, gradMean, null, null),
+                    () -> fused.lossAndGradient(null, shape, mean, x, fixed, 1f, logProb, gradMean, gradLogVar, null),
+                    () -> fused.lossAndGradient(null, shape, mean, x, new GaussianKernels.LogVariance.Fixed(Float.NaN),
+                            1f, logProb, gradMean, null, null),
+                    () -> fused.lossAndGradient(null, shape, mean, x, perRowTooSmall, 1f, logProb, gradMean, null,
                             null),
-                    () -> fused.lossAndGradient(null, mean, x, fixed, samples, batch, dims + 1, 1f, logProb, gradMean,
-                            null, null),
-                    () -> fused.lossAndGradient(null, mean, x, fixed, samples, batch, dims, 1f, logProb, gradMean,
-                            gradLogVar, null),
-                    () -> fused.lossAndGradient(null, mean, x, new GaussianKernels.LogVariance.Fixed(Float.NaN),
-                            samples, batch, dims, 1f, logProb, gradMean, null, null),
-                    () -> fused.lossAndGradient(null, mean, x, perRowTooSmall, samples, batch, dims, 1f, logProb,
-                            gradMean, null, null),
                     // The per-dimension gradient is two launches: a workspace too small must stop the first.
-                    () -> fused.lossAndGradient(null, mean, x, perDimension, samples, batch, dims, 1f, logProb,
-                            gradMean, gradLogVar, smallWorkspace),
-                    () -> fused.lossAndGradient(null, mean, x, perDimension, samples, batch, dims, 1f, logProb,
-                            gradMean, gradLogVar, null),
-                    () -> fused.lossAndGradient(null, mean, x, perDimension, samples, batch, dims, 1f, logProb,
-                            gradMean, perDim, workspace),
-                    () -> fused.lossAndGradient(null, mean, x, null, samples, batch, dims, 1f, logProb, gradMean, null,
+                    () -> fused.lossAndGradient(null, shape, mean, x, perDimension, 1f, logProb, gradMean, gradLogVar,
+                            smallWorkspace),
+                    () -> fused.lossAndGradient(null, shape, mean, x, perDimension, 1f, logProb, gradMean, gradLogVar,
                             null),
-                    () -> unfused.gaussianLossAndGradient(null, mean, x, perRowTooSmall, samples, batch, dims, 1f,
-                            logProb, gradMean, null),
-                    () -> unfused.gaussianLossAndGradient(null, mean, x, fixed, samples, batch + 1, dims, 1f, logProb,
-                            gradMean, null));
+                    () -> fused.lossAndGradient(null, shape, mean, x, perDimension, 1f, logProb, gradMean, perDim,
+                            workspace),
+                    () -> fused.lossAndGradient(null, shape, mean, x, null, 1f, logProb, gradMean, null, null),
+                    () -> unfused.gaussianLossAndGradient(null, shape, mean, x, perRowTooSmall, 1f, logProb, gradMean,
+                            null),
+                    () -> unfused.gaussianLossAndGradient(null, new LikelihoodShape(samples, batch + 1, dims), mean, x,
+                            fixed, 1f, logProb, gradMean, null));
             for (int i = 0; i < refused.size(); i++) {
                 int call = i;
                 assertThrows(RuntimeException.class, refused.get(i)::run, "call " + call);
@@ -228,5 +230,10 @@ class GaussianKernelsTest {
             assertStillPoisoned("gradMean", gradMean.toFloatArray());
             assertStillPoisoned("gradLogVar", gradLogVar.toFloatArray());
         }
+    }
+
+    /** An unfused baseline with room for the likelihood calls of {@code shape}. */
+    private UnfusedElbo unfused(LikelihoodShape shape) {
+        return new UnfusedElbo(cuda, LatentShape.of(shape.batch(), 1).withSamples(shape.samples()), shape);
     }
 }

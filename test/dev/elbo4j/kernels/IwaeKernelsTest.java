@@ -23,6 +23,9 @@ import dev.elbo4j.reference.Iwae;
 import dev.elbo4j.reference.Philox;
 import dev.elbo4j.reference.Reparameterization;
 import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
 
 /**
  * The importance-weighted bound, fused ({@link IwaeKernels}) and unfused ({@link UnfusedElbo}), against the CPU
@@ -47,14 +50,15 @@ class IwaeKernelsTest {
     private record Result(float[] logWeights, float[] bound) {
     }
 
-    private Result run(Path path, float[] logPx, float[] logRatio, int samples, int batch) {
+    private Result run(Path path, float[] logPx, float[] logRatio, SampleShape shape) {
         try (DeviceBuffer px = upload(cuda, logPx); DeviceBuffer ratio = upload(cuda, logRatio);
-             DeviceBuffer logWeights = poisoned(cuda, (long) samples * batch); DeviceBuffer bound = poisoned(cuda, batch)) {
+             DeviceBuffer logWeights = poisoned(cuda, shape.rows());
+             DeviceBuffer bound = poisoned(cuda, shape.batch())) {
             switch (path) {
-                case FUSED -> fused.bound(null, px, ratio, samples, batch, logWeights, bound);
+                case FUSED -> fused.bound(null, shape, px, ratio, logWeights, bound);
                 case UNFUSED -> {
-                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, 1, 1)) {
-                        unfused.iwaeBound(null, px, ratio, samples, batch, logWeights, bound);
+                    try (UnfusedElbo unfused = unfused(shape)) {
+                        unfused.iwaeBound(null, shape, px, ratio, logWeights, bound);
                         cuda.synchronize();
                     }
                 }
@@ -77,16 +81,17 @@ class IwaeKernelsTest {
     void boundMatchesTheReferenceForWeightsNearMinus10000(Path path, TestRandom random) {
         for (int[] shape : SHAPES) {
             int samples = shape[0], batch = shape[1];
-            String where = path + " K x B = " + samples + " x " + batch;
+            SampleShape sampleShape = new SampleShape(samples, batch);
+            String where = path + " " + sampleShape;
             float[] logPx = random.normals(samples * batch, 30);
             for (int i = 0; i < logPx.length; i++) {
                 logPx[i] -= 10_000f;
             }
             float[] logRatio = random.normals(samples * batch, 5);
-            Result gpu = run(path, logPx, logRatio, samples, batch);
+            Result gpu = run(path, logPx, logRatio, sampleShape);
             float[] logWeights = referenceWeights(logPx, logRatio);
             float[] bound = new float[batch];
-            Iwae.bound(logWeights, samples, batch, bound);
+            Iwae.bound(sampleShape, logWeights, bound);
             // Both round logPx + logRatio once from double: the same bits.
             assertBitIdentical(where + ": log weights", gpu.logWeights(), logWeights);
             assertElementwise(where + ": bound", gpu.bound(), bound);
@@ -108,9 +113,10 @@ class IwaeKernelsTest {
                 -inf, inf, Float.NaN, -1e4f - 200f, -51f,
                 -inf, -1e4f, -1e4f, -1e4f - 200f, -52f};
         float[] logRatio = new float[samples * batch];
-        Result gpu = run(path, logPx, logRatio, samples, batch);
+        SampleShape shape = new SampleShape(samples, batch);
+        Result gpu = run(path, logPx, logRatio, shape);
         float[] bound = new float[batch];
-        Iwae.bound(referenceWeights(logPx, logRatio), samples, batch, bound);
+        Iwae.bound(shape, referenceWeights(logPx, logRatio), bound);
         assertElementwise(path + ": bounds of -inf, +inf, NaN and ordinary rows", gpu.bound(), bound);
     }
 
@@ -118,6 +124,7 @@ class IwaeKernelsTest {
     @EnumSource(Path.class)
     void theChainFromTheLatentForwardMatchesTheReferenceLogWeights(Path path, TestRandom random) {
         int batch = 6, latent = 5, rowStride = 10, samples = 8;
+        LatentShape shape = new LatentShape(samples, batch, latent, rowStride);
         float[] muLogvar = random.normals(batch * rowStride, 1.5);
         float[] logvars = random.logvars(batch * latent);
         for (int b = 0; b < batch; b++) {
@@ -127,29 +134,27 @@ class IwaeKernelsTest {
         int offset = random.nextInt(1 << 30);
         float[] logPx = random.uniforms(samples * batch, -700, -50);
         float[] expected = new float[samples * batch];
-        Iwae.logWeights(muLogvar, batch, latent, rowStride, samples, seed, offset, logPx, expected);
+        Iwae.logWeights(shape, muLogvar, logPx, seed, offset, expected);
 
         float[] logRatio;
         try (DeviceBuffer input = upload(cuda, muLogvar); DeviceBuffer z = poisoned(cuda, samples * batch * latent);
              DeviceBuffer ratio = poisoned(cuda, samples * batch)) {
             switch (path) {
-                case FUSED -> new LatentKernels(cuda).forward(null, input, batch, latent, rowStride, samples, seed,
-                        offset, z, null, ratio);
+                case FUSED -> new LatentKernels(cuda).forward(null, shape, input, seed, offset, z, null, ratio);
                 case UNFUSED -> {
-                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, 1, latent)) {
-                        unfused.latentForward(null, input, batch, latent, rowStride, samples, seed, offset, z, null,
-                                ratio);
+                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, shape, LikelihoodShape.of(batch, 1))) {
+                        unfused.latentForward(null, shape, input, seed, offset, z, null, ratio);
                         cuda.synchronize();
                     }
                 }
             }
             logRatio = ratio.toFloatArray();
         }
-        Result gpu = run(path, logPx, logRatio, samples, batch);
+        Result gpu = run(path, logPx, logRatio, shape.sampleShape());
 
         double[] magnitudes = new double[samples * batch];
         float[] z = new float[samples * batch * latent];
-        Reparameterization.forward(muLogvar, batch, latent, rowStride, samples, seed, offset, z, new float[batch]);
+        Reparameterization.forward(shape, muLogvar, seed, offset, z, new float[batch]);
         float[] eps = new float[samples * batch * latent];
         Philox.normals(seed, offset, Philox.STREAM_REPARAMETERIZATION, 0, eps);
         for (int r = 0; r < samples * batch; r++) {
@@ -167,18 +172,18 @@ class IwaeKernelsTest {
     @Test
     void refusedCallsThrowBeforeAnyLaunch(TestRandom random) {
         int samples = 4, batch = 3;
+        SampleShape shape = new SampleShape(samples, batch);
         try (DeviceBuffer px = upload(cuda, random.normals(samples * batch, 1));
              DeviceBuffer ratio = upload(cuda, random.normals(samples * batch - 1, 1));
              DeviceBuffer weights = poisoned(cuda, samples * batch); DeviceBuffer bound = poisoned(cuda, batch);
-             UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, 1, 1)) {
+             UnfusedElbo unfused = unfused(shape)) {
             List<Runnable> refused = List.of(
-                    () -> fused.bound(null, px, ratio, samples, batch, weights, bound),
-                    () -> fused.bound(null, px, px, 0, batch, weights, bound),
-                    () -> fused.bound(null, px, px, samples, 0, weights, bound),
-                    () -> fused.bound(null, px, px, samples, batch, px, bound),
-                    () -> fused.bound(null, px, px, samples, batch, weights, weights.sliceFloats(0, batch)),
-                    () -> unfused.iwaeBound(null, px, ratio, samples, batch, weights, bound),
-                    () -> unfused.iwaeBound(null, px, px, samples + 1, batch, weights, bound));
+                    () -> fused.bound(null, shape, px, ratio, weights, bound),
+                    () -> fused.bound(null, null, px, px, weights, bound),
+                    () -> fused.bound(null, shape, px, px, px, bound),
+                    () -> fused.bound(null, shape, px, px, weights, weights.sliceFloats(0, batch)),
+                    () -> unfused.iwaeBound(null, shape, px, ratio, weights, bound),
+                    () -> unfused.iwaeBound(null, shape.withSamples(samples + 1), px, px, weights, bound));
             for (int i = 0; i < refused.size(); i++) {
                 int call = i;
                 assertThrows(RuntimeException.class, refused.get(i)::run, "call " + call);
@@ -186,5 +191,11 @@ class IwaeKernelsTest {
             assertStillPoisoned("logWeights", weights.toFloatArray());
             assertStillPoisoned("bound", bound.toFloatArray());
         }
+    }
+
+    /** An unfused baseline with room for the bound of {@code shape}. */
+    private UnfusedElbo unfused(SampleShape shape) {
+        return new UnfusedElbo(cuda, LatentShape.of(shape.batch(), 1).withSamples(shape.samples()),
+                LikelihoodShape.of(shape.batch(), 1).withSamples(shape.samples()));
     }
 }

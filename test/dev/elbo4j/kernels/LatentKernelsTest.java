@@ -28,6 +28,8 @@ import dev.elbo4j.reference.Iwae;
 import dev.elbo4j.reference.Philox;
 import dev.elbo4j.reference.Reparameterization;
 import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
 
 /**
  * The latent forward and backward, fused ({@link LatentKernels}) and unfused ({@link UnfusedElbo}), against the
@@ -66,18 +68,14 @@ class LatentKernelsTest {
     }
 
     /** Runs the forward on {@code path} with every output poisoned first. */
-    private Forward runForward(Path path, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
-                               long seed, int offset) {
-        int zCount = samples * batch * latent;
-        try (DeviceBuffer z = poisoned(cuda, zCount); DeviceBuffer kl = poisoned(cuda, batch);
-             DeviceBuffer logRatio = poisoned(cuda, (long) samples * batch)) {
+    private Forward runForward(Path path, LatentShape shape, DeviceBuffer muLogvar, long seed, int offset) {
+        try (DeviceBuffer z = poisoned(cuda, shape.sampleElements()); DeviceBuffer kl = poisoned(cuda, shape.batch());
+             DeviceBuffer logRatio = poisoned(cuda, shape.sampleShape().rows())) {
             switch (path) {
-                case FUSED -> fused.forward(null, muLogvar, batch, latent, rowStride, samples, seed, offset, z, kl,
-                        logRatio);
+                case FUSED -> fused.forward(null, shape, muLogvar, seed, offset, z, kl, logRatio);
                 case UNFUSED -> {
-                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, 1, latent)) {
-                        unfused.latentForward(null, muLogvar, batch, latent, rowStride, samples, seed, offset, z, kl,
-                                logRatio);
+                    try (UnfusedElbo unfused = unfused(shape)) {
+                        unfused.latentForward(null, shape, muLogvar, seed, offset, z, kl, logRatio);
                         cuda.synchronize();
                     }
                 }
@@ -91,21 +89,21 @@ class LatentKernelsTest {
     void forwardMatchesTheReference(Path path, TestRandom random) {
         for (int[] shape : SHAPES) {
             int batch = shape[0], latent = shape[1], samples = shape[2], rowStride = shape[3];
-            String where = path + " B, L, K, rowStride = " + Arrays.toString(shape);
+            LatentShape latentShape = new LatentShape(samples, batch, latent, rowStride);
+            String where = path + " " + latentShape;
             float[] muLogvar = encoderOutput(random, batch, latent, rowStride);
             long seed = random.nextLong();
             int offset = random.nextInt(1 << 30);
 
             float[] z = new float[samples * batch * latent];
             float[] kl = new float[batch];
-            Reparameterization.forward(muLogvar, batch, latent, rowStride, samples, seed, offset, z, kl);
+            Reparameterization.forward(latentShape, muLogvar, seed, offset, z, kl);
             float[] logRatio = new float[samples * batch];
-            Iwae.logWeights(muLogvar, batch, latent, rowStride, samples, seed, offset, new float[samples * batch],
-                    logRatio);
+            Iwae.logWeights(latentShape, muLogvar, new float[samples * batch], seed, offset, logRatio);
 
             Forward gpu;
             try (DeviceBuffer input = upload(cuda, muLogvar)) {
-                gpu = runForward(path, input, batch, latent, rowStride, samples, seed, offset);
+                gpu = runForward(path, latentShape, input, seed, offset);
             }
             assertElementwise(where + ": z", gpu.z(), z);
             assertRowSums(where + ": kl", gpu.kl(), kl, klMagnitudes(muLogvar, batch, latent, rowStride));
@@ -115,29 +113,27 @@ class LatentKernelsTest {
     }
 
     /** Runs the backward on {@code path}; columns [2L, rowStride) of the gradient start as 7 and must stay 7. */
-    private float[] runBackward(Path path, DeviceBuffer muLogvar, int batch, int latent, int rowStride, int samples,
-                                long seed, int offset, float[] z, float[] dz, float beta, float rowWeight) {
-        float[] initial = gradientBuffer(batch, latent, rowStride);
+    private float[] runBackward(Path path, LatentShape shape, DeviceBuffer muLogvar, long seed, int offset, float[] z,
+                                float[] dz, float beta, float rowWeight) {
+        float[] initial = gradientBuffer(shape.batch(), shape.latent(), shape.rowStride());
         try (DeviceBuffer grad = upload(cuda, initial); DeviceBuffer dzBuffer = upload(cuda, dz);
              DeviceBuffer zBuffer = z == null ? null : upload(cuda, z)) {
             switch (path) {
                 case FUSED -> {
                     if (z == null) {
-                        fused.backward(null, muLogvar, batch, latent, rowStride, samples, seed, offset, dzBuffer, beta,
-                                rowWeight, grad);
+                        fused.backward(null, shape, muLogvar, dzBuffer, seed, offset, beta, rowWeight, grad);
                     } else {
-                        fused.backwardFromSamples(null, muLogvar, batch, latent, rowStride, samples, zBuffer, dzBuffer,
-                                beta, rowWeight, grad);
+                        fused.backwardFromSamples(null, shape, muLogvar, zBuffer, dzBuffer, beta, rowWeight, grad);
                     }
                 }
                 case UNFUSED -> {
-                    try (UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, 1, latent)) {
+                    try (UnfusedElbo unfused = unfused(shape)) {
                         if (z == null) {
-                            unfused.latentBackward(null, muLogvar, batch, latent, rowStride, samples, seed, offset,
-                                    dzBuffer, beta, rowWeight, grad);
+                            unfused.latentBackward(null, shape, muLogvar, dzBuffer, seed, offset, beta, rowWeight,
+                                    grad);
                         } else {
-                            unfused.latentBackwardFromSamples(null, muLogvar, batch, latent, rowStride, samples,
-                                    zBuffer, dzBuffer, beta, rowWeight, grad);
+                            unfused.latentBackwardFromSamples(null, shape, muLogvar, zBuffer, dzBuffer, beta,
+                                    rowWeight, grad);
                         }
                         cuda.synchronize();
                     }
@@ -171,8 +167,8 @@ class LatentKernelsTest {
     private void checkBackward(Path path, TestRandom random, boolean fromSamples) {
         for (int[] shape : SHAPES) {
             int batch = shape[0], latent = shape[1], samples = shape[2], rowStride = shape[3];
-            String where = path + (fromSamples ? " from samples" : " regenerated") + " B, L, K, rowStride = "
-                    + Arrays.toString(shape);
+            LatentShape latentShape = new LatentShape(samples, batch, latent, rowStride);
+            String where = path + (fromSamples ? " from samples " : " regenerated ") + latentShape;
             float[] muLogvar = encoderOutput(random, batch, latent, rowStride);
             long seed = random.nextLong();
             int offset = random.nextInt(1 << 30);
@@ -185,18 +181,14 @@ class LatentKernelsTest {
             float[] z = null;
             if (fromSamples) {
                 z = new float[samples * batch * latent];
-                Reparameterization.forward(muLogvar, batch, latent, rowStride, samples, seed, offset, z,
-                        new float[batch]);
-                Reparameterization.backwardFromSamples(muLogvar, batch, latent, rowStride, samples, z, dz, beta,
-                        rowWeight, expected);
+                Reparameterization.forward(latentShape, muLogvar, seed, offset, z, new float[batch]);
+                Reparameterization.backwardFromSamples(latentShape, muLogvar, z, dz, beta, rowWeight, expected);
             } else {
-                Reparameterization.backward(muLogvar, batch, latent, rowStride, samples, seed, offset, dz, beta,
-                        rowWeight, expected);
+                Reparameterization.backward(latentShape, muLogvar, dz, seed, offset, beta, rowWeight, expected);
             }
             float[] actual;
             try (DeviceBuffer input = upload(cuda, muLogvar)) {
-                actual = runBackward(path, input, batch, latent, rowStride, samples, seed, offset, z, dz, beta,
-                        rowWeight);
+                actual = runBackward(path, latentShape, input, seed, offset, z, dz, beta, rowWeight);
             }
             assertElementwise(where + ": d[mu | logvar] (padding columns must stay 7)", actual, expected);
         }
@@ -206,16 +198,16 @@ class LatentKernelsTest {
     void misalignedViewsTakeTheScalarPathWithTheSameResults(TestRandom random) {
         // L % 4 == 0 and an even row stride would take the float4 path; views one float into their buffers do not.
         int batch = 9, latent = 8, rowStride = 16, samples = 2;
+        LatentShape shape = new LatentShape(samples, batch, latent, rowStride);
         float[] muLogvar = encoderOutput(random, batch, latent, rowStride);
         long seed = random.nextLong();
         int offset = random.nextInt(1 << 30);
         float[] z = new float[samples * batch * latent];
         float[] kl = new float[batch];
-        Reparameterization.forward(muLogvar, batch, latent, rowStride, samples, seed, offset, z, kl);
+        Reparameterization.forward(shape, muLogvar, seed, offset, z, kl);
         float[] dz = random.normals(samples * batch * latent, 1.0 / batch);
         float[] expectedGrad = gradientBuffer(batch, latent, rowStride);
-        Reparameterization.backward(muLogvar, batch, latent, rowStride, samples, seed, offset, dz, 1f, 1f / batch,
-                expectedGrad);
+        Reparameterization.backward(shape, muLogvar, dz, seed, offset, 1f, 1f / batch, expectedGrad);
 
         float[] padded = new float[muLogvar.length + 1];
         System.arraycopy(muLogvar, 0, padded, 1, muLogvar.length);
@@ -228,9 +220,9 @@ class LatentKernelsTest {
              DeviceBuffer dzBuffer = upload(cuda, paddedDz)) {
             DeviceBuffer input = inputBuffer.sliceFloats(1, muLogvar.length);
             DeviceBuffer zView = zBuffer.sliceFloats(1, z.length);
-            fused.forward(null, input, batch, latent, rowStride, samples, seed, offset, zView, klBuffer, null);
-            fused.backward(null, input, batch, latent, rowStride, samples, seed, offset,
-                    dzBuffer.sliceFloats(1, dz.length), 1f, 1f / batch, gradBuffer.sliceFloats(1, expectedGrad.length));
+            fused.forward(null, shape, input, seed, offset, zView, klBuffer, null);
+            fused.backward(null, shape, input, dzBuffer.sliceFloats(1, dz.length), seed, offset, 1f, 1f / batch,
+                    gradBuffer.sliceFloats(1, expectedGrad.length));
             assertElementwise("z through misaligned views", zView.toFloatArray(), z);
             assertRowSums("kl through misaligned views", klBuffer.toFloatArray(), kl,
                     klMagnitudes(muLogvar, batch, latent, rowStride));
@@ -243,20 +235,21 @@ class LatentKernelsTest {
     @EnumSource(Path.class)
     void theSameSeedGivesTheSameBitsAndANewOffsetNewNoise(Path path, TestRandom random) {
         int batch = 37, latent = 12, rowStride = 24, samples = 3;
+        LatentShape shape = new LatentShape(samples, batch, latent, rowStride);
         float[] muLogvar = encoderOutput(random, batch, latent, rowStride);
         long seed = random.nextLong();
         int offset = random.nextInt(1 << 30);
         float[] dz = random.normals(samples * batch * latent, 1.0 / batch);
         try (DeviceBuffer input = upload(cuda, muLogvar)) {
-            Forward first = runForward(path, input, batch, latent, rowStride, samples, seed, offset);
-            Forward second = runForward(path, input, batch, latent, rowStride, samples, seed, offset);
+            Forward first = runForward(path, shape, input, seed, offset);
+            Forward second = runForward(path, shape, input, seed, offset);
             assertBitIdentical(path + " z", first.z(), second.z());
             assertBitIdentical(path + " kl", first.kl(), second.kl());
             assertBitIdentical(path + " logRatio", first.logRatio(), second.logRatio());
             assertBitIdentical(path + " d[mu | logvar]",
-                    runBackward(path, input, batch, latent, rowStride, samples, seed, offset, null, dz, 1f, 1f / batch),
-                    runBackward(path, input, batch, latent, rowStride, samples, seed, offset, null, dz, 1f, 1f / batch));
-            Forward nextStep = runForward(path, input, batch, latent, rowStride, samples, seed, offset + 1);
+                    runBackward(path, shape, input, seed, offset, null, dz, 1f, 1f / batch),
+                    runBackward(path, shape, input, seed, offset, null, dz, 1f, 1f / batch));
+            Forward nextStep = runForward(path, shape, input, seed, offset + 1);
             assertFalse(Arrays.equals(first.z(), nextStep.z()), "offset + 1 must draw new noise");
         }
     }
@@ -264,46 +257,41 @@ class LatentKernelsTest {
     @Test
     void fusedAndUnfusedDrawTheSameNoise(TestRandom random) {
         int batch = 11, latent = 5, rowStride = 10, samples = 2;
+        LatentShape shape = new LatentShape(samples, batch, latent, rowStride);
         float[] muLogvar = encoderOutput(random, batch, latent, rowStride);
         long seed = random.nextLong();
         int offset = random.nextInt(1 << 30);
         try (DeviceBuffer input = upload(cuda, muLogvar)) {
-            assertBitIdentical("z, fused vs unfused",
-                    runForward(Path.FUSED, input, batch, latent, rowStride, samples, seed, offset).z(),
-                    runForward(Path.UNFUSED, input, batch, latent, rowStride, samples, seed, offset).z());
+            assertBitIdentical("z, fused vs unfused", runForward(Path.FUSED, shape, input, seed, offset).z(),
+                    runForward(Path.UNFUSED, shape, input, seed, offset).z());
         }
     }
 
     @Test
     void refusedCallsThrowBeforeAnyLaunch(TestRandom random) {
         int batch = 4, latent = 3, rowStride = 6, samples = 2;
+        LatentShape shape = new LatentShape(samples, batch, latent, rowStride);
         float[] muLogvar = encoderOutput(random, batch, latent, rowStride);
         try (DeviceBuffer input = upload(cuda, muLogvar); DeviceBuffer z = poisoned(cuda, samples * batch * latent);
              DeviceBuffer kl = poisoned(cuda, batch); DeviceBuffer small = poisoned(cuda, samples * batch * latent - 1);
              DeviceBuffer dz = upload(cuda, random.normals(samples * batch * latent, 1));
              DeviceBuffer grad = poisoned(cuda, batch * rowStride);
-             UnfusedElbo unfused = new UnfusedElbo(cuda, samples, batch, 1, latent)) {
+             UnfusedElbo unfused = unfused(shape)) {
             List<Runnable> refused = new ArrayList<>();
-            refused.add(() -> fused.forward(null, input, batch, latent, rowStride, 0, 1L, 0, z, kl, null));
-            refused.add(() -> fused.forward(null, input, 0, latent, rowStride, samples, 1L, 0, z, kl, null));
-            refused.add(() -> fused.forward(null, input, batch, 0, rowStride, samples, 1L, 0, z, kl, null));
-            refused.add(() -> fused.forward(null, input, batch, latent, 2 * latent - 1, samples, 1L, 0, z, kl, null));
-            refused.add(() -> fused.forward(null, input, batch + 1, latent, rowStride, samples, 1L, 0, z, kl, null));
-            refused.add(() -> fused.forward(null, input, batch, latent, rowStride, samples, 1L, 0, small, kl, null));
-            refused.add(() -> fused.forward(null, input, batch, latent, rowStride, samples, 1L, 0, z, kl, z));
-            refused.add(() -> fused.forward(null, input, batch, latent, rowStride, samples, 1L, 0,
-                    input.sliceFloats(0, samples * batch * latent), kl, null));
-            refused.add(() -> fused.backward(null, input, batch, latent, rowStride, samples, 1L, 0, small, 1f, 1f, grad));
-            refused.add(() -> fused.backward(null, input, batch, latent, rowStride, samples, 1L, 0, dz, Float.NaN, 1f,
-                    grad));
-            refused.add(() -> fused.backward(null, input, batch, latent, rowStride, samples, 1L, 0, dz, 1f, 1f, input));
-            refused.add(() -> fused.backwardFromSamples(null, input, batch, latent, rowStride, samples, small, dz, 1f,
-                    1f, grad));
-            refused.add(() -> unfused.latentForward(null, input, batch, latent, rowStride, 0, 1L, 0, z, kl, null));
-            refused.add(() -> unfused.latentForward(null, input, batch, latent, rowStride, samples + 1, 1L, 0, z, kl,
-                    null));
-            refused.add(() -> unfused.latentBackward(null, input, batch, latent, rowStride, samples, 1L, 0, small, 1f,
-                    1f, grad));
+            refused.add(() -> fused.forward(null, null, input, 1L, 0, z, kl, null));
+            refused.add(() -> fused.forward(null, shape.withRowStride(rowStride + 1), input, 1L, 0, z, kl, null));
+            refused.add(() -> fused.forward(null, new LatentShape(samples, batch + 1, latent, rowStride), input, 1L, 0,
+                    z, kl, null));
+            refused.add(() -> fused.forward(null, shape, input, 1L, 0, small, kl, null));
+            refused.add(() -> fused.forward(null, shape, input, 1L, 0, z, kl, z));
+            refused.add(() -> fused.forward(null, shape, input, 1L, 0, input.sliceFloats(0, samples * batch * latent),
+                    kl, null));
+            refused.add(() -> fused.backward(null, shape, input, small, 1L, 0, 1f, 1f, grad));
+            refused.add(() -> fused.backward(null, shape, input, dz, 1L, 0, Float.NaN, 1f, grad));
+            refused.add(() -> fused.backward(null, shape, input, dz, 1L, 0, 1f, 1f, input));
+            refused.add(() -> fused.backwardFromSamples(null, shape, input, small, dz, 1f, 1f, grad));
+            refused.add(() -> unfused.latentForward(null, shape.withSamples(samples + 1), input, 1L, 0, z, kl, null));
+            refused.add(() -> unfused.latentBackward(null, shape, input, small, 1L, 0, 1f, 1f, grad));
             for (int i = 0; i < refused.size(); i++) {
                 int call = i;
                 Exception thrown = assertThrows(RuntimeException.class, refused.get(i)::run, "call " + call);
@@ -312,14 +300,18 @@ class LatentKernelsTest {
             }
             DeviceBuffer closed = upload(cuda, muLogvar);
             closed.close();
+            assertThrows(IllegalStateException.class, () -> fused.forward(null, shape, closed, 1L, 0, z, kl, null));
             assertThrows(IllegalStateException.class,
-                    () -> fused.forward(null, closed, batch, latent, rowStride, samples, 1L, 0, z, kl, null));
-            assertThrows(IllegalStateException.class,
-                    () -> unfused.latentForward(null, closed, batch, latent, rowStride, samples, 1L, 0, z, kl, null));
+                    () -> unfused.latentForward(null, shape, closed, 1L, 0, z, kl, null));
             assertStillPoisoned("z", z.toFloatArray());
             assertStillPoisoned("kl", kl.toFloatArray());
             assertStillPoisoned("grad", grad.toFloatArray());
         }
+    }
+
+    /** An unfused baseline with room for the latent calls of {@code shape}. */
+    private UnfusedElbo unfused(LatentShape shape) {
+        return new UnfusedElbo(cuda, shape, LikelihoodShape.of(shape.batch(), 1));
     }
 
     // ---- term magnitudes for the row-sum tolerance ----

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import dev.elbo4j.shape.LikelihoodShape;
+
 @ExtendWith(TestRandom.Extension.class)
 class BernoulliTest {
 
@@ -21,7 +23,7 @@ class BernoulliTest {
             float[] logits = random.uniforms(samples * rows * dims, -15, 15);
             float[] x = random.unitValues(rows * dims);
             float[] logp = new float[samples * rows];
-            Bernoulli.logProb(logits, Targets.values(x), samples, rows, dims, logp);
+            Bernoulli.logProb(new LikelihoodShape(samples, rows, dims), logits, Targets.values(x), logp);
             for (int r = 0; r < samples * rows; r++) {
                 double naive = 0;
                 double tolerance = Math.ulp(logp[r]);
@@ -49,7 +51,7 @@ class BernoulliTest {
         }
         float[] logp = new float[rows];
         float[] grad = new float[rows * dims];
-        Bernoulli.logProbAndGrad(logits, Targets.values(x), 1, rows, dims, 1f / rows, logp, grad);
+        Bernoulli.logProbAndGrad(LikelihoodShape.of(rows, dims), logits, Targets.values(x), 1f / rows, logp, grad);
         for (int b = 0; b < rows; b++) {
             // softplus(l) = max(l, 0) + log1p(exp(-100)), and log1p(exp(-100)) ~ 4e-44 vanishes next to 100.
             double expected = 0;
@@ -75,7 +77,8 @@ class BernoulliTest {
             float gradScale = 1f / (samples * rows);
             float[] logp = new float[samples * rows];
             float[] grad = ReparameterizationTest.nanArray(samples * rows * dims);
-            Bernoulli.logProbAndGrad(logits, Targets.values(x), samples, rows, dims, gradScale, logp, grad);
+            Bernoulli.logProbAndGrad(new LikelihoodShape(samples, rows, dims), logits, Targets.values(x), gradScale,
+                    logp, grad);
             for (int r = 0; r < samples * rows; r++) {
                 double[] rowLogits = new double[dims];
                 double[] xRow = new double[dims];
@@ -114,8 +117,9 @@ class BernoulliTest {
         float[] fromValues = new float[2 * rows];
         float[] gradPixels = new float[2 * rows * dims];
         float[] gradValues = new float[2 * rows * dims];
-        Bernoulli.logProbAndGrad(logits, Targets.pixels(pixels), 2, rows, dims, 0.5f, fromPixels, gradPixels);
-        Bernoulli.logProbAndGrad(logits, Targets.values(x), 2, rows, dims, 0.5f, fromValues, gradValues);
+        LikelihoodShape twoSamples = new LikelihoodShape(2, rows, dims);
+        Bernoulli.logProbAndGrad(twoSamples, logits, Targets.pixels(pixels), 0.5f, fromPixels, gradPixels);
+        Bernoulli.logProbAndGrad(twoSamples, logits, Targets.values(x), 0.5f, fromValues, gradValues);
         assertArrayEquals(fromValues, fromPixels, 0f);
         assertArrayEquals(gradValues, gradPixels, 0f);
     }
@@ -149,8 +153,8 @@ class BernoulliTest {
         float[] logits = random.logits(rows * dims);
         float[] fused = new float[rows];
         float[] copied = new float[rows];
-        Bernoulli.logProb(logits, binarized, 1, rows, dims, fused);
-        Bernoulli.logProb(logits, Targets.values(explicit), 1, rows, dims, copied);
+        Bernoulli.logProb(LikelihoodShape.of(rows, dims), logits, binarized, fused);
+        Bernoulli.logProb(LikelihoodShape.of(rows, dims), logits, Targets.values(explicit), copied);
         assertArrayEquals(copied, fused, 0f);
     }
 
@@ -190,11 +194,11 @@ class BernoulliTest {
     void valuesOutsideTheUnitIntervalAreRejected() {
         float[] x = {0f, 0.5f, 1.25f};
         var error = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> Bernoulli.logProb(new float[3], Targets.values(x), 1, 1, 3, new float[1]));
+                () -> Bernoulli.logProb(LikelihoodShape.of(1, 3), new float[3], Targets.values(x), new float[1]));
         assertTrue(error.getMessage().contains("x[0][2] = 1.25"), error.getMessage());
         x[2] = Float.NaN;
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> Bernoulli.logProb(new float[3], Targets.values(x), 1, 1, 3, new float[1]));
+                () -> Bernoulli.logProb(LikelihoodShape.of(1, 3), new float[3], Targets.values(x), new float[1]));
     }
 
     /** log p of one row in double: sum_d [x l - softplus(l)], softplus written independently of the reference. */

@@ -10,6 +10,8 @@ import dev.elbo4j.reference.Gaussian.LogVariance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import dev.elbo4j.shape.LikelihoodShape;
+
 @ExtendWith(TestRandom.Extension.class)
 class GaussianTest {
 
@@ -25,7 +27,7 @@ class GaussianTest {
             Inputs in = Inputs.draw(random, samples, rows, dims);
             for (LogVariance logVar : in.modes(random)) {
                 float[] logp = new float[samples * rows];
-                Gaussian.logProb(in.mean, in.x, logVar, samples, rows, dims, logp);
+                Gaussian.logProb(new LikelihoodShape(samples, rows, dims), in.mean, in.x, logVar, logp);
                 for (int r = 0; r < samples * rows; r++) {
                     double sum = 0;
                     double magnitude = 0;
@@ -58,8 +60,8 @@ class GaussianTest {
                     case LogVariance.PerDimension _ -> ReparameterizationTest.nanArray(dims);
                     case LogVariance.PerRow _ -> ReparameterizationTest.nanArray(allRows * dims);
                 };
-                Gaussian.logProbAndGrad(in.mean, in.x, logVar, samples, rows, dims, gradScale, logp, gradMean,
-                        gradLogVar);
+                Gaussian.logProbAndGrad(new LikelihoodShape(samples, rows, dims), in.mean, in.x, logVar, gradScale,
+                        logp, gradMean, gradLogVar);
                 for (int r = 0; r < allRows; r++) {
                     for (int d = 0; d < dims; d++) {
                         double x = in.x[(r % rows) * dims + d];
@@ -109,8 +111,9 @@ class GaussianTest {
     @Test
     void aFixedLogVarianceHasNoGradientToWrite(TestRandom random) {
         Inputs in = Inputs.draw(random, 1, 2, 3);
-        var error = assertThrows(IllegalArgumentException.class, () -> Gaussian.logProbAndGrad(in.mean, in.x,
-                new LogVariance.Fixed(0f), 1, 2, 3, 0.5f, new float[2], new float[6], new float[6]));
+        var error = assertThrows(IllegalArgumentException.class, () -> Gaussian.logProbAndGrad(
+                LikelihoodShape.of(2, 3), in.mean, in.x, new LogVariance.Fixed(0f), 0.5f, new float[2], new float[6],
+                new float[6]));
         assertTrue(error.getMessage().contains("gradLogVar must be null"), error.getMessage());
     }
 
@@ -122,11 +125,12 @@ class GaussianTest {
         for (LogVariance logVar : learned) {
             float[] logp = new float[6];
             float[] gradMean = ReparameterizationTest.nanArray(30);
-            Gaussian.logProbAndGrad(in.mean, in.x, logVar, 2, 3, 5, 0.5f, logp, gradMean, null);
+            Gaussian.logProbAndGrad(new LikelihoodShape(2, 3, 5), in.mean, in.x, logVar, 0.5f, logp, gradMean, null);
             float[] fullLogp = new float[6];
             float[] fullGradMean = new float[30];
             float[] gradLogVar = new float[logVar instanceof LogVariance.PerRow ? 30 : 5];
-            Gaussian.logProbAndGrad(in.mean, in.x, logVar, 2, 3, 5, 0.5f, fullLogp, fullGradMean, gradLogVar);
+            Gaussian.logProbAndGrad(new LikelihoodShape(2, 3, 5), in.mean, in.x, logVar, 0.5f, fullLogp, fullGradMean,
+                    gradLogVar);
             // Omitting the variance's gradient changes nothing else.
             assertArrayEquals(fullLogp, logp, 0f, mode(logVar));
             assertArrayEquals(fullGradMean, gradMean, 0f, mode(logVar));

@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
+
 /**
  * The ELBO, the loss and the importance-weighted bound on a toy model small enough to integrate exactly: a
  * one-dimensional latent z ~ N(0, 1), a Bernoulli decoder with logits {@code W z + c} over D = 8 binary pixels,
@@ -30,10 +34,10 @@ class IwaeElboTest {
             expectedLoss -= ((double) logp[b] - (double) beta * kl[b]) / rows;
             expectedElbo += ((double) logp[b] - kl[b]) / rows;
         }
-        assertEquals(expectedLoss, Elbo.loss(logp, kl, rows, beta), 1e-12 * Math.abs(expectedLoss));
-        assertEquals(expectedElbo, Elbo.mean(logp, kl, rows), 1e-12 * Math.abs(expectedElbo));
+        assertEquals(expectedLoss, Elbo.loss(SampleShape.of(rows), logp, kl, beta), 1e-12 * Math.abs(expectedLoss));
+        assertEquals(expectedElbo, Elbo.mean(SampleShape.of(rows), logp, kl), 1e-12 * Math.abs(expectedElbo));
         float[] perRow = new float[rows];
-        Elbo.perRow(logp, kl, rows, perRow);
+        Elbo.perRow(SampleShape.of(rows), logp, kl, perRow);
         for (int b = 0; b < rows; b++) {
             assertEquals((float) ((double) logp[b] - kl[b]), perRow[b], 0f);
         }
@@ -47,7 +51,7 @@ class IwaeElboTest {
         int offset = random.nextInt(1 << 20);
         float[] iwae = model.iwae(1, seed, offset);
         float[] z = new float[ROWS];
-        Reparameterization.forward(model.muLogvar, ROWS, 1, 2, 1, seed, offset, z, new float[ROWS]);
+        Reparameterization.forward(new LatentShape(1, ROWS, 1, 2), model.muLogvar, seed, offset, z, new float[ROWS]);
         for (int b = 0; b < ROWS; b++) {
             double eps = Philox.normalAt(seed, offset, 0, b);
             double logvar = model.muLogvar[2 * b + 1];
@@ -128,7 +132,7 @@ class IwaeElboTest {
         // K = 3, B = 2, sample-major: row 0 has log weights near -1e4, row 1 near +1e4.
         float[] logWeights = {-10000f, 10000f, -10001f, 10002.5f, -10002.5f, 9999f};
         float[] bound = new float[2];
-        Iwae.bound(logWeights, 3, 2, bound);
+        Iwae.bound(new SampleShape(3, 2), logWeights, bound);
         double row0 = -10000 + Math.log(1 + Math.exp(-1) + Math.exp(-2.5)) - Math.log(3);
         double row1 = 10002.5 + Math.log(Math.exp(-2.5) + 1 + Math.exp(-3.5)) - Math.log(3);
         assertEquals(row0, bound[0], Math.ulp((float) row0));
@@ -141,7 +145,7 @@ class IwaeElboTest {
         // Row 0: one weight is exactly zero (log -inf); row 1: all are.
         float[] logWeights = {-inf, -inf, -5f, -inf};
         float[] bound = new float[2];
-        Iwae.bound(logWeights, 2, 2, bound);
+        Iwae.bound(new SampleShape(2, 2), logWeights, bound);
         assertEquals(-5 - Math.log(2), bound[0], 1e-6);
         assertEquals(-inf, bound[1]);
     }
@@ -154,7 +158,7 @@ class IwaeElboTest {
         for (int b = 0; b < 5; b++) {
             expected += ((double) iwae[b] - elbo[b]) / 5;
         }
-        assertEquals(expected, Iwae.gap(iwae, elbo, 5), 1e-12);
+        assertEquals(expected, Iwae.gap(SampleShape.of(5), iwae, elbo), 1e-12);
     }
 
     private static double mean(float[] values) {
@@ -201,7 +205,8 @@ class IwaeElboTest {
         /** IWAE_K per row from the reference: forward, decoder log-likelihoods, log weights, bound. */
         float[] iwae(int samples, long seed, int offset) {
             float[] z = new float[samples * ROWS];
-            Reparameterization.forward(muLogvar, ROWS, 1, 2, samples, seed, offset, z, new float[ROWS]);
+            LatentShape shape = new LatentShape(samples, ROWS, 1, 2);
+            Reparameterization.forward(shape, muLogvar, seed, offset, z, new float[ROWS]);
             float[] logits = new float[samples * ROWS * DIMS];
             for (int r = 0; r < samples * ROWS; r++) {
                 for (int d = 0; d < DIMS; d++) {
@@ -209,11 +214,11 @@ class IwaeElboTest {
                 }
             }
             float[] logpx = new float[samples * ROWS];
-            Bernoulli.logProb(logits, Targets.values(x), samples, ROWS, DIMS, logpx);
+            Bernoulli.logProb(new LikelihoodShape(samples, ROWS, DIMS), logits, Targets.values(x), logpx);
             float[] logWeights = new float[samples * ROWS];
-            Iwae.logWeights(muLogvar, ROWS, 1, 2, samples, seed, offset, logpx, logWeights);
+            Iwae.logWeights(shape, muLogvar, logpx, seed, offset, logWeights);
             float[] bound = new float[ROWS];
-            Iwae.bound(logWeights, samples, ROWS, bound);
+            Iwae.bound(shape.sampleShape(), logWeights, bound);
             return bound;
         }
 

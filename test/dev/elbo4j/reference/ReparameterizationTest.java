@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import dev.elbo4j.shape.LatentShape;
+
 @ExtendWith(TestRandom.Extension.class)
 class ReparameterizationTest {
 
@@ -23,7 +25,7 @@ class ReparameterizationTest {
             int offset = random.nextInt(1000);
             float[] z = new float[samples * rows * latent];
             float[] kl = new float[rows];
-            Reparameterization.forward(muLogvar, rows, latent, stride, samples, seed, offset, z, kl);
+            Reparameterization.forward(new LatentShape(samples, rows, latent, stride), muLogvar, seed, offset, z, kl);
             for (int k = 0; k < samples; k++) {
                 for (int b = 0; b < rows; b++) {
                     for (int l = 0; l < latent; l++) {
@@ -44,19 +46,19 @@ class ReparameterizationTest {
         // mu = (1, 0, -2), logvar = (0, ln 2, -1): 0.5 * [(1 + 1 - 1 - 0) + (0 + 2 - 1 - ln 2) + (4 + 1/e - 1 + 1)].
         float[] muLogvar = {1f, 0f, -2f, 0f, (float) Math.log(2), -1f};
         float[] kl = new float[1];
-        Reparameterization.kl(muLogvar, 1, 3, 6, kl);
+        Reparameterization.kl(new LatentShape(1, 1, 3, 6), muLogvar, kl);
         double expected = 0.5 * (1 + (1 - Math.log(2)) + (4 + Math.exp(-1)));
         assertEquals(expected, kl[0], 1e-6);
 
         float[] prior = new float[2 * 5];
-        Reparameterization.kl(prior, 1, 5, 10, kl);
+        Reparameterization.kl(new LatentShape(1, 1, 5, 10), prior, kl);
         assertEquals(0f, kl[0], 0f, "q = prior has KL 0");
 
         for (int[] shape : SHAPES) {
             int rows = shape[0], latent = shape[1], stride = shape[3];
             float[] encoded = encoderOutput(random, rows, latent, stride);
             float[] perRow = new float[rows];
-            Reparameterization.kl(encoded, rows, latent, stride, perRow);
+            Reparameterization.kl(new LatentShape(1, rows, latent, stride), encoded, perRow);
             for (int b = 0; b < rows; b++) {
                 assertTrue(perRow[b] >= 0f, "KL is never negative: " + perRow[b]);
             }
@@ -85,7 +87,7 @@ class ReparameterizationTest {
         int offset = random.nextInt(1000);
         float[] z = new float[samples * rows * latent];
         float[] kl = new float[rows];
-        Reparameterization.forward(muLogvar, rows, latent, stride, samples, seed, offset, z, kl);
+        Reparameterization.forward(new LatentShape(samples, rows, latent, stride), muLogvar, seed, offset, z, kl);
 
         float[] eps = new float[samples * rows * latent];
         Philox.normals(seed, offset, 0, 0, eps);
@@ -120,8 +122,8 @@ class ReparameterizationTest {
             float beta = (float) random.uniform(0.25, 2);
             float rowWeight = 1f / rows;
             float[] grad = nanArray(rows * stride);
-            Reparameterization.backward(muLogvar, rows, latent, stride, samples, seed, offset, dz, beta, rowWeight,
-                    grad);
+            Reparameterization.backward(new LatentShape(samples, rows, latent, stride), muLogvar, dz, seed, offset, beta,
+                    rowWeight, grad);
             float[] eps = new float[samples * rows * latent];
             Philox.normals(seed, offset, 0, 0, eps);
             for (int b = 0; b < rows; b++) {
@@ -160,15 +162,14 @@ class ReparameterizationTest {
             long seed = random.nextLong();
             int offset = random.nextInt(1000);
             float[] z = new float[samples * rows * latent];
-            Reparameterization.forward(muLogvar, rows, latent, stride, samples, seed, offset, z, new float[rows]);
+            LatentShape latentShape = new LatentShape(samples, rows, latent, stride);
+            Reparameterization.forward(latentShape, muLogvar, seed, offset, z, new float[rows]);
             float[] dz = random.normals(samples * rows * latent, 1.0 / rows);
             float beta = (float) random.uniform(0.25, 2);
             float[] regenerated = nanArray(rows * stride);
             float[] saved = nanArray(rows * stride);
-            Reparameterization.backward(muLogvar, rows, latent, stride, samples, seed, offset, dz, beta, 1f / rows,
-                    regenerated);
-            Reparameterization.backwardFromSamples(muLogvar, rows, latent, stride, samples, z, dz, beta, 1f / rows,
-                    saved);
+            Reparameterization.backward(latentShape, muLogvar, dz, seed, offset, beta, 1f / rows, regenerated);
+            Reparameterization.backwardFromSamples(latentShape, muLogvar, z, dz, beta, 1f / rows, saved);
             for (int b = 0; b < rows; b++) {
                 for (int l = 0; l < latent; l++) {
                     assertEquals(regenerated[b * stride + l], saved[b * stride + l], 0f, "dmu does not use the noise");

@@ -79,7 +79,7 @@ public class BernoulliLossBench extends KernelBench {
     void createDeviceProblem(GpuSession gpu, int copies) {
         CudaContext context = gpu.context();
         kernels = new BernoulliKernels(context);
-        unfused = new UnfusedElbo(context, 1, batch, DIMS, LATENT);
+        unfused = new UnfusedElbo(context, latentShape, likelihoodShape);
         logitsOnDevice = Slots.of(context, copies, logits);
         xOnDevice = format == TargetFormat.FLOAT32
                 ? Slots.of(context, copies, values)
@@ -91,20 +91,20 @@ public class BernoulliLossBench extends KernelBench {
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void fused(Traffic traffic) {
-        timeBatch(traffic, i -> kernels.lossAndGradient(gpu.stream(), logitsOnDevice.get(i), xOnDevice.get(i), format,
-                binarization, 1, batch, DIMS, 1f / batch, logProbOnDevice.get(i), gradOnDevice.get(i)));
+        timeBatch(traffic, i -> kernels.lossAndGradient(gpu.stream(), likelihoodShape, logitsOnDevice.get(i),
+                xOnDevice.get(i), format, binarization, 1f / batch, logProbOnDevice.get(i), gradOnDevice.get(i)));
     }
 
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void unfused(Traffic traffic) {
-        timeBatch(traffic, i -> unfused.bernoulliLossAndGradient(gpu.stream(), logitsOnDevice.get(i), xOnDevice.get(i),
-                format, binarization, 1, batch, DIMS, 1f / batch, logProbOnDevice.get(i), gradOnDevice.get(i)));
+        timeBatch(traffic, i -> unfused.bernoulliLossAndGradient(gpu.stream(), likelihoodShape, logitsOnDevice.get(i),
+                xOnDevice.get(i), format, binarization, 1f / batch, logProbOnDevice.get(i), gradOnDevice.get(i)));
     }
 
     @Benchmark
     public void cpu(Traffic traffic) {
-        Bernoulli.logProbAndGrad(logits, targets, 1, batch, DIMS, 1f / batch, logProb, grad);
+        Bernoulli.logProbAndGrad(likelihoodShape, logits, targets, 1f / batch, logProb, grad);
         traffic.addCpuCall(bytesPerCall());
     }
 }

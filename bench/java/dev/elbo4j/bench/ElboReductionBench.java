@@ -2,6 +2,7 @@ package dev.elbo4j.bench;
 
 import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.kernels.ElboReduction;
+import dev.elbo4j.kernels.ElboTotals;
 import dev.elbo4j.kernels.UnfusedElbo;
 import dev.elbo4j.reference.Elbo;
 import java.util.SplittableRandom;
@@ -39,40 +40,40 @@ public class ElboReductionBench extends KernelBench {
 
     @Override
     long bytesPerCall() {
-        return (3L * batch + ElboReduction.TOTALS) * Float.BYTES;
+        return (3L * batch + ElboTotals.FLOATS) * Float.BYTES;
     }
 
     @Override
     void createDeviceProblem(GpuSession gpu, int copies) {
         CudaContext context = gpu.context();
         kernels = new ElboReduction(context);
-        unfused = new UnfusedElbo(context, 1, batch, DIMS, LATENT);
+        unfused = new UnfusedElbo(context, latentShape, likelihoodShape);
         logProbOnDevice = Slots.of(context, copies, logProb);
         klOnDevice = Slots.of(context, copies, kl);
         elboOnDevice = Slots.floats(context, copies, batch);
-        totalsOnDevice = Slots.floats(context, copies, ElboReduction.TOTALS);
+        totalsOnDevice = Slots.floats(context, copies, ElboTotals.FLOATS);
     }
 
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void fused(Traffic traffic) {
-        timeBatch(traffic, i -> kernels.reduce(gpu.stream(), logProbOnDevice.get(i), klOnDevice.get(i), batch, 1f,
+        timeBatch(traffic, i -> kernels.reduce(gpu.stream(), sampleShape, logProbOnDevice.get(i), klOnDevice.get(i), 1f,
                 elboOnDevice.get(i), totalsOnDevice.get(i)));
     }
 
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void unfused(Traffic traffic) {
-        timeBatch(traffic, i -> unfused.elboReduce(gpu.stream(), logProbOnDevice.get(i), klOnDevice.get(i), batch, 1f,
-                elboOnDevice.get(i), totalsOnDevice.get(i)));
+        timeBatch(traffic, i -> unfused.elboReduce(gpu.stream(), sampleShape, logProbOnDevice.get(i), klOnDevice.get(i),
+                1f, elboOnDevice.get(i), totalsOnDevice.get(i)));
     }
 
     /** Returns the totals so that JMH consumes them. */
     @Benchmark
     public double cpu(Traffic traffic) {
-        double loss = Elbo.loss(logProb, kl, batch, 1f);
-        double mean = Elbo.mean(logProb, kl, batch);
-        Elbo.perRow(logProb, kl, batch, elbo);
+        double loss = Elbo.loss(sampleShape, logProb, kl, 1f);
+        double mean = Elbo.mean(sampleShape, logProb, kl);
+        Elbo.perRow(sampleShape, logProb, kl, elbo);
         traffic.addCpuCall(bytesPerCall());
         return loss + mean;
     }

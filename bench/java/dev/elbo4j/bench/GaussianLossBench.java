@@ -76,7 +76,7 @@ public class GaussianLossBench extends KernelBench {
     }
 
     private long workspaceFloats() {
-        return logVariance.equals("perDimension") ? GaussianKernels.workspaceFloats(1, batch, DIMS) : 0;
+        return logVariance.equals("perDimension") ? GaussianKernels.workspaceFloats(likelihoodShape) : 0;
     }
 
     @Override
@@ -94,7 +94,7 @@ public class GaussianLossBench extends KernelBench {
     void createDeviceProblem(GpuSession gpu, int copies) {
         CudaContext context = gpu.context();
         kernels = new GaussianKernels(context);
-        unfused = new UnfusedElbo(context, 1, batch, DIMS, LATENT);
+        unfused = new UnfusedElbo(context, latentShape, likelihoodShape);
         meanOnDevice = Slots.of(context, copies, mean);
         xOnDevice = Slots.of(context, copies, x);
         logProbOnDevice = Slots.floats(context, copies, batch);
@@ -119,16 +119,16 @@ public class GaussianLossBench extends KernelBench {
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void fused(Traffic traffic) {
-        timeBatch(traffic, i -> kernels.lossAndGradient(gpu.stream(), meanOnDevice.get(i), xOnDevice.get(i),
-                logVarOnDevice[i], 1, batch, DIMS, 1f / batch, logProbOnDevice.get(i), gradMeanOnDevice.get(i),
+        timeBatch(traffic, i -> kernels.lossAndGradient(gpu.stream(), likelihoodShape, meanOnDevice.get(i),
+                xOnDevice.get(i), logVarOnDevice[i], 1f / batch, logProbOnDevice.get(i), gradMeanOnDevice.get(i),
                 slot(gradLogVarOnDevice, i), slot(workspaceOnDevice, i)));
     }
 
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void unfused(Traffic traffic) {
-        timeBatch(traffic, i -> unfused.gaussianLossAndGradient(gpu.stream(), meanOnDevice.get(i), xOnDevice.get(i),
-                logVarOnDevice[i], 1, batch, DIMS, 1f / batch, logProbOnDevice.get(i), gradMeanOnDevice.get(i),
+        timeBatch(traffic, i -> unfused.gaussianLossAndGradient(gpu.stream(), likelihoodShape, meanOnDevice.get(i),
+                xOnDevice.get(i), logVarOnDevice[i], 1f / batch, logProbOnDevice.get(i), gradMeanOnDevice.get(i),
                 slot(gradLogVarOnDevice, i)));
     }
 
@@ -139,7 +139,7 @@ public class GaussianLossBench extends KernelBench {
 
     @Benchmark
     public void cpu(Traffic traffic) {
-        Gaussian.logProbAndGrad(mean, x, hostLogVar, 1, batch, DIMS, 1f / batch, logProb, gradMean, gradLogVar);
+        Gaussian.logProbAndGrad(likelihoodShape, mean, x, hostLogVar, 1f / batch, logProb, gradMean, gradLogVar);
         traffic.addCpuCall(bytesPerCall());
     }
 }

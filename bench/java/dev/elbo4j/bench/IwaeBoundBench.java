@@ -19,6 +19,11 @@ public class IwaeBoundBench extends KernelBench {
     @Param({"1", "64"})
     public int samples;
 
+    @Override
+    int samples() {
+        return samples;
+    }
+
     private float[] logPx;
     private float[] logRatio;
     private float[] logWeights;
@@ -53,7 +58,7 @@ public class IwaeBoundBench extends KernelBench {
     void createDeviceProblem(GpuSession gpu, int copies) {
         CudaContext context = gpu.context();
         kernels = new IwaeKernels(context);
-        unfused = new UnfusedElbo(context, samples, batch, DIMS, LATENT);
+        unfused = new UnfusedElbo(context, latentShape, likelihoodShape);
         logPxOnDevice = Slots.of(context, copies, logPx);
         logRatioOnDevice = Slots.of(context, copies, logRatio);
         boundOnDevice = Slots.floats(context, copies, batch);
@@ -62,15 +67,15 @@ public class IwaeBoundBench extends KernelBench {
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void fused(Traffic traffic) {
-        timeBatch(traffic, i -> kernels.bound(gpu.stream(), logPxOnDevice.get(i), logRatioOnDevice.get(i), samples,
-                batch, null, boundOnDevice.get(i)));
+        timeBatch(traffic, i -> kernels.bound(gpu.stream(), sampleShape, logPxOnDevice.get(i), logRatioOnDevice.get(i),
+                null, boundOnDevice.get(i)));
     }
 
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void unfused(Traffic traffic) {
-        timeBatch(traffic, i -> unfused.iwaeBound(gpu.stream(), logPxOnDevice.get(i), logRatioOnDevice.get(i), samples,
-                batch, null, boundOnDevice.get(i)));
+        timeBatch(traffic, i -> unfused.iwaeBound(gpu.stream(), sampleShape, logPxOnDevice.get(i),
+                logRatioOnDevice.get(i), null, boundOnDevice.get(i)));
     }
 
     /** The reference takes the log weights: the sum in float32, as the kernel rounds it, then the bound. */
@@ -79,7 +84,7 @@ public class IwaeBoundBench extends KernelBench {
         for (int i = 0; i < logWeights.length; i++) {
             logWeights[i] = logPx[i] + logRatio[i];
         }
-        Iwae.bound(logWeights, samples, batch, bound);
+        Iwae.bound(sampleShape, logWeights, bound);
         traffic.addCpuCall(bytesPerCall());
     }
 }

@@ -1,5 +1,8 @@
 package dev.elbo4j.bench;
 
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
@@ -55,6 +58,11 @@ public abstract class KernelBench {
     @Param("256")
     public int rotateMiB;
 
+    /** The trial's shapes, made once from {@link #batch} and {@link #samples()} before the problem is created. */
+    LatentShape latentShape;
+    LikelihoodShape likelihoodShape;
+    SampleShape sampleShape;
+
     /** The trial's GPU; null in a CPU trial. */
     GpuSession gpu;
     private int copies;
@@ -63,6 +71,9 @@ public abstract class KernelBench {
     /** Makes the host inputs, and in a GPU trial the device copies of the problem. */
     @Setup(Level.Trial)
     public void setUp(BenchmarkParams run) {
+        latentShape = LatentShape.of(batch, LATENT).withSamples(samples()).withRowStride(ROW_STRIDE);
+        likelihoodShape = LikelihoodShape.of(batch, DIMS).withSamples(samples());
+        sampleShape = likelihoodShape.sampleShape();
         createHostProblem(new SplittableRandom(SEED));
         if (!run.getBenchmark().endsWith(".cpu")) {
             gpu = GpuSession.open();
@@ -85,6 +96,11 @@ public abstract class KernelBench {
             gpu.close();
             gpu = null;
         }
+    }
+
+    /** K: 1 unless the subclass has a samples parameter. */
+    int samples() {
+        return 1;
     }
 
     /** Fills the host arrays the CPU reference reads (and the device copies are uploaded from). */

@@ -45,7 +45,7 @@ public class LatentBackwardBench extends KernelBench {
     void createDeviceProblem(GpuSession gpu, int copies) {
         CudaContext context = gpu.context();
         kernels = new LatentKernels(context);
-        unfused = new UnfusedElbo(context, 1, batch, DIMS, LATENT);
+        unfused = new UnfusedElbo(context, latentShape, likelihoodShape);
         muLogvarOnDevice = Slots.of(context, copies, muLogvar);
         dzOnDevice = Slots.of(context, copies, dz);
         dMuLogvarOnDevice = Slots.floats(context, copies, dMuLogvar.length);
@@ -54,21 +54,20 @@ public class LatentBackwardBench extends KernelBench {
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void fused(Traffic traffic) {
-        timeBatch(traffic, i -> kernels.backward(gpu.stream(), muLogvarOnDevice.get(i), batch, LATENT, ROW_STRIDE, 1,
-                SEED, OFFSET, dzOnDevice.get(i), 1f, 1f / batch, dMuLogvarOnDevice.get(i)));
+        timeBatch(traffic, i -> kernels.backward(gpu.stream(), latentShape, muLogvarOnDevice.get(i), dzOnDevice.get(i),
+                SEED, OFFSET, 1f, 1f / batch, dMuLogvarOnDevice.get(i)));
     }
 
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void unfused(Traffic traffic) {
-        timeBatch(traffic, i -> unfused.latentBackward(gpu.stream(), muLogvarOnDevice.get(i), batch, LATENT, ROW_STRIDE,
-                1, SEED, OFFSET, dzOnDevice.get(i), 1f, 1f / batch, dMuLogvarOnDevice.get(i)));
+        timeBatch(traffic, i -> unfused.latentBackward(gpu.stream(), latentShape, muLogvarOnDevice.get(i),
+                dzOnDevice.get(i), SEED, OFFSET, 1f, 1f / batch, dMuLogvarOnDevice.get(i)));
     }
 
     @Benchmark
     public void cpu(Traffic traffic) {
-        Reparameterization.backward(muLogvar, batch, LATENT, ROW_STRIDE, 1, SEED, OFFSET, dz, 1f, 1f / batch,
-                dMuLogvar);
+        Reparameterization.backward(latentShape, muLogvar, dz, SEED, OFFSET, 1f, 1f / batch, dMuLogvar);
         traffic.addCpuCall(bytesPerCall());
     }
 }

@@ -58,7 +58,7 @@ public class LatentForwardBench extends KernelBench {
     void createDeviceProblem(GpuSession gpu, int copies) {
         CudaContext context = gpu.context();
         kernels = new LatentKernels(context);
-        unfused = new UnfusedElbo(context, 1, batch, DIMS, LATENT);
+        unfused = new UnfusedElbo(context, latentShape, likelihoodShape);
         muLogvarOnDevice = Slots.of(context, copies, muLogvar);
         zOnDevice = Slots.floats(context, copies, z.length);
         klOnDevice = Slots.floats(context, copies, batch);
@@ -67,20 +67,20 @@ public class LatentForwardBench extends KernelBench {
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void fused(Traffic traffic) {
-        timeBatch(traffic, i -> kernels.forward(gpu.stream(), muLogvarOnDevice.get(i), batch, LATENT, ROW_STRIDE, 1,
-                SEED, OFFSET, zOnDevice.get(i), klOnDevice.get(i), null));
+        timeBatch(traffic, i -> kernels.forward(gpu.stream(), latentShape, muLogvarOnDevice.get(i), SEED, OFFSET,
+                zOnDevice.get(i), klOnDevice.get(i), null));
     }
 
     @Benchmark
     @OperationsPerInvocation(GpuSession.CALLS)
     public void unfused(Traffic traffic) {
-        timeBatch(traffic, i -> unfused.latentForward(gpu.stream(), muLogvarOnDevice.get(i), batch, LATENT, ROW_STRIDE,
-                1, SEED, OFFSET, zOnDevice.get(i), klOnDevice.get(i), null));
+        timeBatch(traffic, i -> unfused.latentForward(gpu.stream(), latentShape, muLogvarOnDevice.get(i), SEED, OFFSET,
+                zOnDevice.get(i), klOnDevice.get(i), null));
     }
 
     @Benchmark
     public void cpu(Traffic traffic) {
-        Reparameterization.forward(muLogvar, batch, LATENT, ROW_STRIDE, 1, SEED, OFFSET, z, kl);
+        Reparameterization.forward(latentShape, muLogvar, SEED, OFFSET, z, kl);
         traffic.addCpuCall(bytesPerCall());
     }
 }
