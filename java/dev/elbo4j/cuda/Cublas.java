@@ -6,6 +6,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -103,19 +105,25 @@ public final class Cublas extends ContextResource {
     /** Sets the handle's math mode (cublasSetMathMode). */
     public void setMathMode(MathMode mode) {
         Objects.requireNonNull(mode, "mode");
-        checkOpen();
-        context.ensureCurrent();
-        api.check(api.setMathMode(handle, mode.value), "cublasSetMathMode", mode.name());
+        enter();
+        try {
+            context.ensureCurrent();
+            api.check(api.setMathMode(handle, mode.value), "cublasSetMathMode", mode.name());
+        } finally {
+            exit();
+        }
     }
 
     /** cuBLAS's version number, e.g. 130001 for 13.0.1 (cublasGetVersion). */
     public int version() {
-        checkOpen();
-        context.ensureCurrent();
+        enter();
         try (Arena arena = Arena.ofConfined()) {
+            context.ensureCurrent();
             MemorySegment version = arena.allocate(JAVA_INT);
             api.check(api.getVersion(handle, version), "cublasGetVersion_v2", "");
             return version.get(JAVA_INT, 0);
+        } finally {
+            exit();
         }
     }
 
@@ -162,8 +170,15 @@ public final class Cublas extends ContextResource {
 
         ColumnMajorGemm cm = toColumnMajor(transA, transB, m, n, k, a.address(), lda, b.address(), ldb,
                 c.address(), ldc);
-        context.ensureCurrent();
+        // The handle, its stream and the operands stay open until cuBLAS has enqueued the product.
+        List<ContextResource> held = new ArrayList<>(5);
+        context.enterStream(stream);
         try (Arena arena = Arena.ofConfined()) {
+            for (ContextResource resource : new ContextResource[] {this, a, b, c}) {
+                resource.enter();
+                held.add(resource);
+            }
+            context.ensureCurrent();
             // Host pointer mode (cuBLAS's default): alpha and beta are read during the call.
             MemorySegment alphaValue = arena.allocateFrom(JAVA_FLOAT, alpha);
             MemorySegment betaValue = arena.allocateFrom(JAVA_FLOAT, beta);
@@ -178,6 +193,9 @@ public final class Cublas extends ContextResource {
                         cm.c(), CublasApi.CUDA_R_32F, cm.ldc(), precision.computeType(), CublasApi.CUBLAS_GEMM_DEFAULT),
                         "cublasGemmEx", detail + " compute=" + precision);
             }
+        } finally {
+            held.forEach(ContextResource::exit);
+            CudaContext.exitStream(stream);
         }
     }
 
@@ -208,9 +226,11 @@ public final class Cublas extends ContextResource {
         if (buffer.isClosed()) {
             throw new IllegalStateException(call + ": " + operand + " " + buffer + " is closed");
         }
-        if (buffer.context() != context) {
-            throw new IllegalArgumentException(call + ": " + operand + " " + buffer
-                    + " belongs to another context than this cuBLAS handle");
+        context.checkSameContext(buffer.context(), call + ": " + operand + " " + buffer);
+        if (!buffer.isAligned(Float.BYTES)) {
+            throw new IllegalArgumentException(call + ": " + operand + " " + buffer + " starts at an address that is"
+                    + " not a multiple of 4 bytes, which a float32 matrix needs (a slice at a byte offset that is not a"
+                    + " whole number of floats)");
         }
         if (ld < columns) {
             throw new IllegalArgumentException(call + ": " + operand + " is stored as " + rows + "x" + columns

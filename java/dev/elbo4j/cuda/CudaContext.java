@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.ToIntFunction;
 
 /**
@@ -32,7 +33,15 @@ import java.util.function.ToIntFunction;
  * the calling thread if it is not (one {@code cuCtxGetCurrent} call). Work on one stream is ordered; work on
  * different streams is not, except that streams created here synchronize with the legacy default stream
  * (the one a {@code null} stream argument means), so synchronous copies see the results of kernels launched
- * earlier on any stream of the context.
+ * earlier on any stream of the context. Closing an object while another thread uses it is safe: the close
+ * waits for calls under way and later calls throw {@link IllegalStateException} (see {@link DeviceBuffer},
+ * "Closing").
+ *
+ * <h2>One context per operation</h2>
+ * Every operation takes only objects of one context: a kernel launch, a copy between buffers, a cuBLAS call or a
+ * graph launch given a buffer, stream or handle of another {@code CudaContext} throws
+ * {@link IllegalArgumentException} naming both contexts (by their ids, {@code CudaContext#2(device 0)}), even
+ * when both are on the same device. Data moves between contexts through the host.
  */
 public final class CudaContext implements AutoCloseable {
     /** The jar resource that holds the compiled kernels (built from kernels/*.cu by native/build-kernels.sh). */
@@ -47,6 +56,16 @@ public final class CudaContext implements AutoCloseable {
     private final int ordinal;
     private final int device;
     private final long handle;
+    private static final AtomicInteger IDS = new AtomicInteger();
+    /**
+     * Whether some thread is capturing a graph ({@link #capture}): only then does {@link #recordUse} look up the
+     * calling thread's recording, so an ordinary launch pays one volatile read.
+     */
+    private static final AtomicInteger CAPTURES = new AtomicInteger();
+    /** What the calling thread's capture has used so far: the graph keeps these in use while it is launched. */
+    private static final ThreadLocal<List<ContextResource>> CAPTURED = new ThreadLocal<>();
+
+    private final int id = IDS.incrementAndGet();
     private final Set<ContextResource> owned = ConcurrentHashMap.newKeySet();
     private final HostStaging defaultStreamStaging;
     private volatile boolean closed;
@@ -62,6 +81,11 @@ public final class CudaContext implements AutoCloseable {
         this.device = device;
         this.handle = handle;
         this.defaultStreamStaging = new HostStaging(driver);
+    }
+
+    /** A number that tells this context from every other one opened in this process (its {@code #id}). */
+    public int id() {
+        return id;
     }
 
     /** The ordinal of this context's device. */
@@ -143,7 +167,53 @@ public final class CudaContext implements AutoCloseable {
     /** Creates a stream that synchronizes with the legacy default stream (CU_STREAM_DEFAULT). */
     public CudaStream createStream() {
         long stream = create(out -> driver.streamCreate(out, DriverApi.CU_STREAM_DEFAULT), "cuStreamCreate", "");
-        return own(new CudaStream(this, stream));
+        return own(new CudaStream(this, stream, true));
+    }
+
+    /**
+     * A non-owning view of device memory that another library allocated in this context (JCuda, bytedeco's CUDA
+     * presets, PyTorch through DLPack, ...): a {@link DeviceBuffer} that every launcher, copy and cuBLAS call
+     * accepts like its own, and that elbo4j never frees. Closing it (or this context) only makes it unusable; the
+     * memory's owner frees it, after the last work that uses it has finished. For example, with a PyTorch tensor's
+     * {@code data_ptr()} and a CUDA stream's {@code cuda_stream} handed over to Java:
+     * <pre>{@code
+     * DeviceBuffer logits = gpu.wrap(logitsPointer, (long) batch * dims * Float.BYTES);
+     * CudaStream torchStream = gpu.wrapStream(streamHandle);
+     * bernoulli.lossAndGradient(torchStream, LikelihoodShape.of(batch, dims), logits, x, TargetFormat.FLOAT32, null,
+     *         1f / batch, logProb, grad);
+     * }</pre>
+     * The caller vouches that {@code [address, address + byteSize)} is device memory of this context's device (the
+     * driver API has no cheap check for it) and keeps it allocated until the view is closed.
+     *
+     * @param address  the device address (a CUdeviceptr), not 0
+     * @param byteSize the bytes of the memory that elbo4j may use from {@code address}, positive
+     * @throws IllegalArgumentException when the address is 0, the size is not positive or the range wraps
+     */
+    public DeviceBuffer wrap(long address, long byteSize) {
+        checkOpen();
+        if (address == 0 || byteSize <= 0 || Long.compareUnsigned(address + byteSize - 1, address) < 0) {
+            throw new IllegalArgumentException("cannot wrap " + byteSize + " bytes at device address 0x"
+                    + Long.toHexString(address) + ": the address must not be 0 and the size must be positive");
+        }
+        return DeviceBuffer.wrapped(this, address, byteSize);
+    }
+
+    /**
+     * A non-owning view of a CUDA stream that another library created in this context: every method that takes a
+     * {@link CudaStream} accepts it, and work elbo4j enqueues on it is ordered with the owner's work. Closing it
+     * waits for the stream's work and frees elbo4j's staging memory for it, but never destroys the stream; the
+     * owner destroys it after closing the view. See {@link #wrap(long, long)} for an example.
+     *
+     * @param handle the CUstream handle, not 0 (the legacy default stream is {@code null} in elbo4j's methods)
+     * @throws IllegalArgumentException when the handle is 0
+     */
+    public CudaStream wrapStream(long handle) {
+        checkOpen();
+        if (handle == 0) {
+            throw new IllegalArgumentException("cannot wrap stream handle 0: the legacy default stream is passed as"
+                    + " null");
+        }
+        return own(new CudaStream(this, handle, false));
     }
 
     /** Creates an event that records timing (CU_EVENT_DEFAULT). */
@@ -228,8 +298,9 @@ public final class CudaContext implements AutoCloseable {
 
     /**
      * Records the device work that {@code work} enqueues on {@code stream} into a CUDA graph, without running
-     * it, and instantiates it; {@link CudaGraph#launch} replays it. Kernel arguments are captured by value:
-     * the buffers they name must stay open while the graph is used. During capture the calling thread may not
+     * it, and instantiates it; {@link CudaGraph#launch} replays it. Kernel arguments are captured by value: the
+     * graph remembers the buffers, modules and cuBLAS handles the captured calls used, and a launch after one of
+     * them was closed throws {@link IllegalStateException} instead of replaying on freed memory. During capture the calling thread may not
      * synchronize, allocate or make synchronous copies (the driver refuses: CUDA_ERROR_STREAM_CAPTURE_*), nor
      * enqueue asynchronous copies between Java arrays and the device on the capturing stream
      * ({@link IllegalStateException}, see {@link DeviceBuffer}).
@@ -246,10 +317,16 @@ public final class CudaContext implements AutoCloseable {
         Objects.requireNonNull(work, "work");
         long streamHandle = streamHandle(stream);
         ensureCurrent();
+        if (CAPTURED.get() != null) {
+            throw new IllegalStateException("this thread is already capturing a graph: captures do not nest");
+        }
         driver.check(driver.streamBeginCapture(streamHandle, DriverApi.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
                 "cuStreamBeginCapture_v2");
+        List<ContextResource> used = new ArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG);
+            CAPTURED.set(used);
+            CAPTURES.incrementAndGet();
             try {
                 work.run();
             } catch (RuntimeException | Error e) {
@@ -266,6 +343,9 @@ public final class CudaContext implements AutoCloseable {
                     e.addSuppressed(cleanup);
                 }
                 throw e;
+            } finally {
+                CAPTURES.decrementAndGet();
+                CAPTURED.remove();
             }
             ensureCurrent();
             driver.check(driver.streamEndCapture(streamHandle, out), "cuStreamEndCapture",
@@ -280,7 +360,7 @@ public final class CudaContext implements AutoCloseable {
                 driver.graphExecDestroy(exec);
                 driver.check(destroyed, "cuGraphDestroy");
             }
-            return own(new CudaGraph(this, exec));
+            return own(new CudaGraph(this, exec, used));
         }
     }
 
@@ -376,10 +456,50 @@ public final class CudaContext implements AutoCloseable {
         if (stream == null) {
             return 0L;
         }
-        if (stream.context() != this) {
-            throw new IllegalArgumentException("the stream belongs to " + stream.context() + ", not to " + this);
-        }
+        checkSameContext(stream.context(), "the stream " + stream);
         return stream.handle();
+    }
+
+    /**
+     * Holds {@code stream} in use (see {@link ContextResource#enter()}) and returns its handle; 0 and nothing held
+     * for null, the legacy default stream. Release with {@link #exitStream}.
+     */
+    long enterStream(CudaStream stream) {
+        if (stream == null) {
+            return 0L;
+        }
+        checkSameContext(stream.context(), "the stream " + stream);
+        stream.enter();
+        return stream.rawHandle();
+    }
+
+    /** Ends the use begun by {@link #enterStream}. */
+    static void exitStream(CudaStream stream) {
+        if (stream != null) {
+            stream.exit();
+        }
+    }
+
+    /**
+     * The one rule for objects of other contexts: refused, naming both contexts.
+     *
+     * @param what the object and its role, e.g. "argument 2 (DeviceBuffer(4096 bytes at 0x7f...))"
+     */
+    void checkSameContext(CudaContext other, String what) {
+        if (other != this) {
+            throw new IllegalArgumentException(what + " belongs to " + other.describe() + ", not to " + describe()
+                    + ": an operation takes objects of one context only");
+        }
+    }
+
+    /** Adds {@code resource} to the calling thread's capture, if it is capturing (see {@link #capture}). */
+    static void recordUse(ContextResource resource) {
+        if (CAPTURES.get() != 0) {
+            List<ContextResource> used = CAPTURED.get();
+            if (used != null) {
+                used.add(resource);
+            }
+        }
     }
 
     /** Where asynchronous host-array copies on {@code stream} (null: the legacy default stream) are staged. */
@@ -422,7 +542,7 @@ public final class CudaContext implements AutoCloseable {
         return stagings;
     }
 
-    private String describe() {
-        return "CudaContext(device " + ordinal + ")";
+    String describe() {
+        return "CudaContext#" + id + "(device " + ordinal + ")";
     }
 }

@@ -21,17 +21,30 @@ public final class CudaEvent extends ContextResource {
     /** Records the event after the work enqueued so far on {@code stream} (null: the legacy default stream). */
     public void record(CudaStream stream) {
         checkOpen();
-        long streamHandle = context.streamHandle(stream);
-        context.ensureCurrent();
-        driver.check(driver.eventRecord(handle, streamHandle), "cuEventRecord");
+        long streamHandle = context.enterStream(stream);
+        try {
+            enter();
+            try {
+                context.ensureCurrent();
+                driver.check(driver.eventRecord(handle, streamHandle), "cuEventRecord");
+            } finally {
+                exit();
+            }
+        } finally {
+            CudaContext.exitStream(stream);
+        }
     }
 
     /** Waits until the work before the last {@link #record} has completed. */
     public void synchronize() {
-        checkOpen();
-        context.ensureCurrent();
-        driver.check(driver.eventSynchronize(handle), "cuEventSynchronize",
-                CudaContext.lastLaunchDetail(context.lastLaunch(), "in this context"));
+        enter();
+        try {
+            context.ensureCurrent();
+            driver.check(driver.eventSynchronize(handle), "cuEventSynchronize",
+                    CudaContext.lastLaunchDetail(context.lastLaunch(), "in this context"));
+        } finally {
+            exit();
+        }
     }
 
     /**
@@ -44,13 +57,22 @@ public final class CudaEvent extends ContextResource {
     public float elapsedMillisSince(CudaEvent start) {
         checkOpen();
         start.checkOpen();
-        if (start.context != context) {
-            throw new IllegalArgumentException("the start event belongs to another context");
+        context.checkSameContext(start.context, "the start event " + start);
+        start.enter();
+        try {
+            enter();
+            try {
+                context.ensureCurrent();
+                MemorySegment milliseconds = DriverApi.threadSlot();
+                driver.check(driver.eventElapsedTime(milliseconds, start.handle, handle),
+                        driver.eventElapsedTimeSymbol());
+                return milliseconds.get(JAVA_FLOAT, 0);
+            } finally {
+                exit();
+            }
+        } finally {
+            start.exit();
         }
-        context.ensureCurrent();
-        MemorySegment milliseconds = DriverApi.threadSlot();
-        driver.check(driver.eventElapsedTime(milliseconds, start.handle, handle), driver.eventElapsedTimeSymbol());
-        return milliseconds.get(JAVA_FLOAT, 0);
     }
 
     /** Destroys the event. */
@@ -62,5 +84,10 @@ public final class CudaEvent extends ContextResource {
     @Override
     String identity() {
         return hex(handle);
+    }
+
+    @Override
+    boolean keptByGraphs() {
+        return false;
     }
 }

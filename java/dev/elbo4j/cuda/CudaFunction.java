@@ -9,17 +9,25 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
- * A kernel of a {@link CudaModule}, launched with typed Java arguments.
+ * A kernel of a {@link CudaModule}, bound with its declared parameters ({@link KernelParameter}) and launched
+ * with typed Java arguments.
  *
  * <h2>Arguments</h2>
- * Each argument is packed by its Java type: {@link DeviceBuffer} as its device pointer (8 bytes),
- * {@link Integer} as int32, {@link Long} as int64, {@link Float} as float32, {@link Double} as float64.
- * Before anything reaches the driver, the count and each size are checked against the kernel's parameters
- * (when the driver reports them: cuFuncGetParamInfo, driver 12.4+), the block against the kernel's
- * thread limit, and every buffer for being open.
+ * Each argument must be what its declared parameter takes: a {@link DeviceBuffer} for a {@link KernelParameter#POINTER}
+ * (or {@code null} for a {@link KernelParameter#NULLABLE_POINTER}), an {@link Integer}, {@link Long},
+ * {@link Float} or {@link Double} for the scalars. A number is never accepted for a pointer, so no launch can hand
+ * the kernel an address that is not the start of (or a view into) an open buffer of the kernel's context. When the
+ * function is bound, the declaration is checked against the kernel's parameter count and sizes as the driver reports
+ * them (cuFuncGetParamInfo, driver 12.4+); each launch checks the block against the kernel's thread limit.
+ *
+ * <h2>Launches and closes</h2>
+ * A launch holds the module, the stream and every buffer argument in use from its checks until the driver has
+ * enqueued the kernel: a buffer closed on another thread is either freed after the launch is enqueued (and after the
+ * kernel ran, see {@link DeviceBuffer}) or refused by the launch with {@link IllegalStateException}.
  */
 public final class CudaFunction {
     /** More parameters than a kernel can have (the parameter space is at most 32764 bytes). */
@@ -30,49 +38,72 @@ public final class CudaFunction {
     private final DriverApi driver;
     private final String name;
     private final long handle;
-    /** Byte size of each parameter, or null when the driver cannot tell (before 12.4). */
-    private final long[] parameterSizes;
+    private final List<KernelParameter> parameters;
     private final int maxThreadsPerBlock;
 
-    private CudaFunction(CudaModule module, String name, long handle, long[] parameterSizes, int maxThreadsPerBlock) {
+    private CudaFunction(CudaModule module, String name, long handle, List<KernelParameter> parameters,
+                         int maxThreadsPerBlock) {
         this.module = module;
         this.context = module.context();
         this.driver = context.driver();
         this.name = name;
         this.handle = handle;
-        this.parameterSizes = parameterSizes;
+        this.parameters = parameters;
         this.maxThreadsPerBlock = maxThreadsPerBlock;
     }
 
-    /** Reads the kernel's thread limit and parameter layout once; the context is current. */
-    static CudaFunction inspect(CudaModule module, String name, long handle) {
+    /**
+     * Reads the kernel's thread limit and parameter layout once and checks the declared parameters against it;
+     * the context is current.
+     *
+     * @throws IllegalArgumentException when the declaration's count or a size differs from the kernel's
+     */
+    static CudaFunction inspect(CudaModule module, String name, long handle, List<KernelParameter> declared) {
         DriverApi driver = module.context().driver();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment value = arena.allocate(JAVA_INT);
             driver.check(driver.funcGetAttribute(value, DriverApi.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, handle),
                     "cuFuncGetAttribute", "CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK of kernel " + name);
             int maxThreads = value.get(JAVA_INT, 0);
-            long[] sizes = null;
             if (driver.hasParamInfo()) {
-                MemorySegment offset = arena.allocate(JAVA_LONG);
-                MemorySegment size = arena.allocate(JAVA_LONG);
-                long[] found = new long[8];
-                int count = 0;
-                // The driver answers CUDA_ERROR_INVALID_VALUE for the first index past the last parameter.
-                while (count < PARAMETER_LIMIT) {
-                    int result = driver.funcGetParamInfo(handle, count, offset, size);
-                    if (result == DriverApi.CUDA_ERROR_INVALID_VALUE) {
-                        break;
-                    }
-                    driver.check(result, "cuFuncGetParamInfo", "parameter " + count + " of kernel " + name);
-                    if (count == found.length) {
-                        found = Arrays.copyOf(found, count * 2);
-                    }
-                    found[count++] = size.get(JAVA_LONG, 0);
-                }
-                sizes = Arrays.copyOf(found, count);
+                checkDeclaration(name, declared, parameterSizes(driver, name, handle, arena));
             }
-            return new CudaFunction(module, name, handle, sizes, maxThreads);
+            return new CudaFunction(module, name, handle, declared, maxThreads);
+        }
+    }
+
+    /** The byte size of each of the kernel's parameters, as the driver reports them. */
+    private static long[] parameterSizes(DriverApi driver, String name, long handle, Arena arena) {
+        MemorySegment offset = arena.allocate(JAVA_LONG);
+        MemorySegment size = arena.allocate(JAVA_LONG);
+        long[] found = new long[8];
+        int count = 0;
+        // The driver answers CUDA_ERROR_INVALID_VALUE for the first index past the last parameter.
+        while (count < PARAMETER_LIMIT) {
+            int result = driver.funcGetParamInfo(handle, count, offset, size);
+            if (result == DriverApi.CUDA_ERROR_INVALID_VALUE) {
+                break;
+            }
+            driver.check(result, "cuFuncGetParamInfo", "parameter " + count + " of kernel " + name);
+            if (count == found.length) {
+                found = Arrays.copyOf(found, count * 2);
+            }
+            found[count++] = size.get(JAVA_LONG, 0);
+        }
+        return Arrays.copyOf(found, count);
+    }
+
+    private static void checkDeclaration(String name, List<KernelParameter> declared, long[] sizes) {
+        if (declared.size() != sizes.length) {
+            throw new IllegalArgumentException("kernel " + name + " has " + sizes.length + " parameters, but "
+                    + declared.size() + " were declared: " + declared);
+        }
+        for (int i = 0; i < sizes.length; i++) {
+            if (declared.get(i).bytes() != sizes[i]) {
+                throw new IllegalArgumentException("kernel " + name + ": parameter " + i + " (counting from 0) is "
+                        + sizes[i] + " bytes, but was declared " + declared.get(i) + " (" + declared.get(i).bytes()
+                        + " bytes)");
+            }
         }
     }
 
@@ -81,24 +112,9 @@ public final class CudaFunction {
         return name;
     }
 
-    /** Number of parameters, or -1 when the driver cannot tell (before 12.4: counts are then not checked). */
-    public int parameterCount() {
-        return parameterSizes == null ? -1 : parameterSizes.length;
-    }
-
-    /**
-     * Size in bytes of parameter {@code index} (counting from 0).
-     *
-     * @throws IllegalStateException     when the driver cannot tell (before 12.4)
-     * @throws IndexOutOfBoundsException when there is no such parameter
-     */
-    public long parameterSize(int index) {
-        if (parameterSizes == null) {
-            throw new IllegalStateException("the CUDA driver does not report kernel parameters "
-                    + "(cuFuncGetParamInfo needs driver 12.4 or newer)");
-        }
-        Objects.checkIndex(index, parameterSizes.length);
-        return parameterSizes[index];
+    /** The declared parameters, in order. */
+    public List<KernelParameter> parameters() {
+        return parameters;
     }
 
     /** The most threads a block of this kernel may have (the kernel's launch bounds and register use). */
@@ -123,8 +139,9 @@ public final class CudaFunction {
      * Enqueues the kernel on {@code stream} (null: the legacy default stream). Faults inside the kernel
      * surface at the next synchronization, which names the last kernel launched.
      *
-     * @throws IllegalArgumentException when the arguments do not match the kernel's parameters (count, size or
-     *                                  type) or the block has more threads than {@link #maxThreadsPerBlock()}
+     * @throws IllegalArgumentException when the arguments do not match the declared parameters (count or type, a
+     *                                  number for a pointer, a buffer of another context) or the block has more
+     *                                  threads than {@link #maxThreadsPerBlock()}
      * @throws IllegalStateException    when the module, a buffer argument, the stream or the context is closed
      * @throws CudaException            naming the kernel when the driver refuses the launch
      */
@@ -135,24 +152,43 @@ public final class CudaFunction {
             throw new IllegalArgumentException("kernel " + name + ": the argument array is null");
         }
         module.checkOpen();
-        long streamHandle = context.streamHandle(stream);
+        context.streamHandle(stream);
         if (block.volume() > maxThreadsPerBlock) {
             throw new IllegalArgumentException("kernel " + name + ": a block of " + block + " = " + block.volume()
                     + " threads exceeds the kernel's limit of " + maxThreadsPerBlock + " threads per block");
         }
-        if (parameterSizes != null && args.length != parameterSizes.length) {
-            throw new IllegalArgumentException("kernel " + name + " takes " + parameterSizes.length
-                    + " arguments, got " + args.length);
+        if (args.length != parameters.size()) {
+            throw new IllegalArgumentException("kernel " + name + " takes " + parameters.size() + " arguments "
+                    + parameters + ", got " + args.length);
         }
         LaunchScratch scratch = LaunchScratch.forThread(args.length);
         for (int i = 0; i < args.length; i++) {
-            pack(scratch.values(), i, args[i]);
+            check(i, args[i]);
         }
-        context.ensureCurrent();
-        int result = driver.launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
-                0, streamHandle, scratch.pointers());
-        if (result != DriverApi.CUDA_SUCCESS) {
-            throw driver.error(result, "cuLaunchKernel", "kernel " + name + ", grid " + grid + ", block " + block);
+        long streamHandle = context.enterStream(stream);
+        int held = 0;
+        try {
+            module.enter();
+            scratch.held()[held++] = module;
+            for (int i = 0; i < args.length; i++) {
+                if (args[i] instanceof DeviceBuffer buffer) {
+                    buffer.enter();
+                    scratch.held()[held++] = buffer;
+                }
+                pack(scratch.values(), i, args[i]);
+            }
+            context.ensureCurrent();
+            int result = driver.launchKernel(handle, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                    0, streamHandle, scratch.pointers());
+            if (result != DriverApi.CUDA_SUCCESS) {
+                throw driver.error(result, "cuLaunchKernel", "kernel " + name + ", grid " + grid + ", block " + block);
+            }
+        } finally {
+            for (int h = 0; h < held; h++) {
+                scratch.held()[h].exit();
+                scratch.held()[h] = null;
+            }
+            CudaContext.exitStream(stream);
         }
         context.launched(this);
         if (stream != null) {
@@ -160,46 +196,41 @@ public final class CudaFunction {
         }
     }
 
-    /** Writes argument {@code index} into its 8-byte slot, checking its type and size. */
-    private void pack(MemorySegment slots, int index, Object argument) {
-        long offset = (long) index * LaunchScratch.SLOT_BYTES;
-        switch (argument) {
-            case DeviceBuffer buffer -> {
-                checkSize(index, argument, Long.BYTES);
-                // A pointer of another context (another device, without peer access) would fault in the kernel.
-                if (buffer.context() != context) {
-                    throw new IllegalArgumentException("kernel " + name + ": argument " + index + " (" + buffer
-                            + ") belongs to another context than the kernel's module");
-                }
-                slots.set(JAVA_LONG, offset, buffer.address());
-            }
-            case Integer value -> {
-                checkSize(index, argument, Integer.BYTES);
-                slots.set(JAVA_INT, offset, value);
-            }
-            case Long value -> {
-                checkSize(index, argument, Long.BYTES);
-                slots.set(JAVA_LONG, offset, value);
-            }
-            case Float value -> {
-                checkSize(index, argument, Float.BYTES);
-                slots.set(JAVA_FLOAT, offset, value);
-            }
-            case Double value -> {
-                checkSize(index, argument, Double.BYTES);
-                slots.set(JAVA_DOUBLE, offset, value);
-            }
-            case null -> throw new IllegalArgumentException("kernel " + name + ": argument " + index + " is null");
-            default -> throw new IllegalArgumentException("kernel " + name + ": argument " + index + " is a "
-                    + argument.getClass().getName() + "; pass DeviceBuffer, Integer, Long, Float or Double");
+    /** Checks argument {@code index} against its declared parameter. */
+    private void check(int index, Object argument) {
+        KernelParameter parameter = parameters.get(index);
+        boolean matches = switch (parameter) {
+            case POINTER -> argument instanceof DeviceBuffer;
+            case NULLABLE_POINTER -> argument == null || argument instanceof DeviceBuffer;
+            case INT -> argument instanceof Integer;
+            case LONG -> argument instanceof Long;
+            case FLOAT -> argument instanceof Float;
+            case DOUBLE -> argument instanceof Double;
+        };
+        if (!matches) {
+            String given = argument == null ? "null" : "a " + argument.getClass().getSimpleName();
+            throw new IllegalArgumentException("kernel " + name + ": argument " + index + " (counting from 0) is "
+                    + given + ", but parameter " + index + " is declared " + parameter + " and takes "
+                    + parameter.javaType() + (parameter.isPointer() && argument != null
+                    ? " (a device pointer is only ever taken from a buffer, never from a number)" : ""));
+        }
+        if (argument instanceof DeviceBuffer buffer) {
+            // A pointer of another context (another device, without peer access) would fault in the kernel.
+            context.checkSameContext(buffer.context(), "kernel " + name + ": argument " + index + " (" + buffer + ")");
         }
     }
 
-    private void checkSize(int index, Object argument, int bytes) {
-        if (parameterSizes != null && parameterSizes[index] != bytes) {
-            throw new IllegalArgumentException("kernel " + name + ": argument " + index + " (counting from 0) is a "
-                    + argument.getClass().getSimpleName() + " of " + bytes + " bytes, but parameter " + index
-                    + " takes " + parameterSizes[index] + " bytes");
+    /** Writes argument {@code index} (already checked) into its 8-byte slot. */
+    private static void pack(MemorySegment slots, int index, Object argument) {
+        long offset = (long) index * LaunchScratch.SLOT_BYTES;
+        switch (argument) {
+            case null -> slots.set(JAVA_LONG, offset, 0L);
+            case DeviceBuffer buffer -> slots.set(JAVA_LONG, offset, buffer.address());
+            case Integer value -> slots.set(JAVA_INT, offset, value);
+            case Long value -> slots.set(JAVA_LONG, offset, value);
+            case Float value -> slots.set(JAVA_FLOAT, offset, value);
+            case Double value -> slots.set(JAVA_DOUBLE, offset, value);
+            default -> throw new AssertionError("checked before packing: " + argument.getClass());
         }
     }
 
@@ -211,9 +242,9 @@ public final class CudaFunction {
     /**
      * A thread's launch argument block, reused across launches (the driver copies the arguments during
      * cuLaunchKernel): one 8-byte value slot per argument and the array of pointers to the slots that
-     * cuLaunchKernel takes, written once when the block is allocated.
+     * cuLaunchKernel takes, written once when the block is allocated; and the resources a launch holds in use.
      */
-    private record LaunchScratch(MemorySegment pointers, MemorySegment values, int capacity) {
+    private record LaunchScratch(MemorySegment pointers, MemorySegment values, ContextResource[] held, int capacity) {
         static final int SLOT_BYTES = 8;
         private static final ThreadLocal<LaunchScratch> FOR_THREAD = new ThreadLocal<>();
 
@@ -233,7 +264,8 @@ public final class CudaFunction {
             for (int i = 0; i < capacity; i++) {
                 pointers.setAtIndex(ADDRESS, i, values.asSlice((long) i * SLOT_BYTES, SLOT_BYTES));
             }
-            return new LaunchScratch(pointers, values, capacity);
+            // The module and one per argument.
+            return new LaunchScratch(pointers, values, new ContextResource[capacity + 1], capacity);
         }
     }
 }

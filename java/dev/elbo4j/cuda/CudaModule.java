@@ -7,6 +7,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -75,29 +76,40 @@ public final class CudaModule extends ContextResource {
     }
 
     /**
-     * The kernel named {@code name} (its {@code extern "C"} name, e.g. {@code elbo4j_fill_f32}); looked up once
-     * and cached.
+     * The kernel named {@code name} (its {@code extern "C"} name, e.g. {@code elbo4j_fill_f32}) with the parameters
+     * its signature declares, in order; looked up once and cached. For
+     * {@code extern "C" __global__ void elbo4j_fill_f32(float* out, float value, long long n)}:
+     * <pre>{@code module.function("elbo4j_fill_f32", POINTER, FLOAT, LONG)}</pre>
      *
-     * @throws CudaException naming the kernel and the module when the module has no such kernel
+     * @throws CudaException            naming the kernel and the module when the module has no such kernel
+     * @throws IllegalArgumentException when the declaration does not match the kernel's parameter count or sizes
+     *                                  (as far as the driver reports them), or differs from an earlier declaration
+     *                                  of the same kernel
      */
-    public CudaFunction function(String name) {
+    public CudaFunction function(String name, KernelParameter... parameters) {
         Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(parameters, "parameters");
+        List<KernelParameter> declared = List.of(parameters);
         checkOpen();
         CudaFunction cached = functions.get(name);
-        if (cached != null) {
-            return cached;
+        if (cached == null) {
+            context.ensureCurrent();
+            long function;
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment out = arena.allocate(JAVA_LONG);
+                driver.check(driver.moduleGetFunction(out, handle, arena.allocateFrom(name)), "cuModuleGetFunction",
+                        "kernel '" + name + "' in " + description);
+                function = out.get(JAVA_LONG, 0);
+            }
+            CudaFunction inspected = CudaFunction.inspect(this, name, function, declared);
+            CudaFunction raced = functions.putIfAbsent(name, inspected);
+            cached = raced != null ? raced : inspected;
         }
-        context.ensureCurrent();
-        long function;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(JAVA_LONG);
-            driver.check(driver.moduleGetFunction(out, handle, arena.allocateFrom(name)), "cuModuleGetFunction",
-                    "kernel '" + name + "' in " + description);
-            function = out.get(JAVA_LONG, 0);
+        if (!cached.parameters().equals(declared)) {
+            throw new IllegalArgumentException("kernel " + name + " is already bound with parameters "
+                    + cached.parameters() + ", not " + declared);
         }
-        CudaFunction inspected = CudaFunction.inspect(this, name, function);
-        CudaFunction raced = functions.putIfAbsent(name, inspected);
-        return raced != null ? raced : inspected;
+        return cached;
     }
 
     /** The context that owns this module. */

@@ -24,7 +24,8 @@ import java.util.Optional;
  * <h2>Threads</h2>
  * The runtime and every object it creates may be used from any thread: each operation makes its context
  * current on the calling thread first (a cheap {@code cuCtxGetCurrent} check). Closing an object while
- * another thread still uses it is the caller's race to avoid.
+ * another thread uses it is safe: the close waits for the calls under way, later calls throw
+ * {@link IllegalStateException} (see {@link DeviceBuffer}, "Closing").
  */
 public final class CudaRuntime {
     private static final Object LOCK = new Object();

@@ -26,28 +26,47 @@ import java.util.Objects;
  * and fills can be captured.
  *
  * <h2>Closing</h2>
- * {@link #close()} frees the memory of an owning buffer; a view only becomes unusable. The caller makes sure
- * no enqueued work still uses the buffer; {@link CudaContext#close()} waits for the device before freeing what
- * it owns.
+ * {@link #close()} frees the memory of an owning buffer; a view (and a {@linkplain CudaContext#wrap wrapped}
+ * pointer) only becomes unusable. Closing is safe while other threads use the buffer, and while the device still
+ * has work queued that uses it:
+ * <ol>
+ *   <li>the buffer is marked closed at once: every later launch, copy or fill that names it (or a view of it)
+ *       throws {@link IllegalStateException} before reaching the driver;</li>
+ *   <li>close waits for the calls already past their checks on other threads to finish enqueueing;</li>
+ *   <li>then it waits for all work queued in the buffer's context ({@code cuCtxSynchronize}: work of other
+ *       contexts never uses the buffer, see {@link CudaContext}, "One context per operation") and only then
+ *       frees the memory ({@code cuMemFree}).</li>
+ * </ol>
+ * So freeing synchronizes: close a buffer when the work that uses it may be waited for (at the end of a
+ * training run, not inside its step), or keep it and close the context. A graph that captured work on the buffer
+ * refuses to launch after the buffer is closed.
  */
 public final class DeviceBuffer extends ContextResource {
     private final DriverApi driver;
     /** The buffer that owns the memory when this is a view, else null. */
     private final DeviceBuffer owner;
+    /** Whether closing frees the memory: false for views and for wrapped pointers. */
+    private final boolean owning;
     private final long address;
     private final long byteSize;
 
     /** An owning buffer over a fresh allocation. */
     DeviceBuffer(CudaContext context, long address, long byteSize) {
-        this(context, null, address, byteSize);
+        this(context, null, true, address, byteSize);
     }
 
-    private DeviceBuffer(CudaContext context, DeviceBuffer owner, long address, long byteSize) {
+    private DeviceBuffer(CudaContext context, DeviceBuffer owner, boolean owning, long address, long byteSize) {
         super(context);
         this.driver = context.driver();
         this.owner = owner;
+        this.owning = owning;
         this.address = address;
         this.byteSize = byteSize;
+    }
+
+    /** A buffer over memory elbo4j does not own ({@link CudaContext#wrap(long, long)}): never freed here. */
+    static DeviceBuffer wrapped(CudaContext context, long address, long byteSize) {
+        return new DeviceBuffer(context, null, false, address, byteSize);
     }
 
     /** Size in bytes. */
@@ -76,6 +95,22 @@ public final class DeviceBuffer extends ContextResource {
         return owner != null;
     }
 
+    /** Whether closing this buffer frees its memory: false for views and for wrapped pointers. */
+    public boolean isOwning() {
+        return owning;
+    }
+
+    /**
+     * Whether the address is a multiple of {@code bytes} (a power of two): a float32 tensor needs 4, and the kernels
+     * read 16-byte aligned tensors four floats at a time.
+     */
+    public boolean isAligned(int bytes) {
+        if (bytes < 1 || Integer.bitCount(bytes) != 1) {
+            throw new IllegalArgumentException("alignment must be a power of two, got " + bytes);
+        }
+        return (address & (bytes - 1)) == 0;
+    }
+
     /**
      * The device address (a CUdeviceptr), e.g. for kernel arguments.
      *
@@ -98,7 +133,7 @@ public final class DeviceBuffer extends ContextResource {
             throw new IllegalArgumentException("slice of bytes [" + byteOffset + ", " + byteOffset + " + " + byteLength
                     + ") is outside " + this);
         }
-        return new DeviceBuffer(context, owner == null ? this : owner, address + byteOffset, byteLength);
+        return new DeviceBuffer(context, owner == null ? this : owner, false, address + byteOffset, byteLength);
     }
 
     /**
@@ -183,8 +218,13 @@ public final class DeviceBuffer extends ContextResource {
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        driver.check(driver.memcpyDtoD(address, src.address, byteSize), "cuMemcpyDtoD_v2", byteSize + " bytes");
+        enterBoth(src);
+        try {
+            context.ensureCurrent();
+            driver.check(driver.memcpyDtoD(address, src.address, byteSize), "cuMemcpyDtoD_v2", byteSize + " bytes");
+        } finally {
+            exitBoth(src);
+        }
     }
 
     // ---- asynchronous copies -----------------------------------------------------------------------------
@@ -228,13 +268,23 @@ public final class DeviceBuffer extends ContextResource {
     /** Enqueues a device-to-device copy of {@code src} (same size, no overlap) into this buffer. */
     public void copyFromAsync(DeviceBuffer src, CudaStream stream) {
         checkDeviceSource(src);
-        long streamHandle = context.streamHandle(stream);
+        context.streamHandle(stream);
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        driver.check(driver.memcpyDtoDAsync(address, src.address, byteSize, streamHandle), "cuMemcpyDtoDAsync_v2",
-                byteSize + " bytes");
+        long streamHandle = context.enterStream(stream);
+        try {
+            enterBoth(src);
+            try {
+                context.ensureCurrent();
+                driver.check(driver.memcpyDtoDAsync(address, src.address, byteSize, streamHandle),
+                        "cuMemcpyDtoDAsync_v2", byteSize + " bytes");
+            } finally {
+                exitBoth(src);
+            }
+        } finally {
+            CudaContext.exitStream(stream);
+        }
     }
 
     // ---- fills -------------------------------------------------------------------------------------------
@@ -245,8 +295,13 @@ public final class DeviceBuffer extends ContextResource {
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        driver.check(driver.memsetD8(address, value, byteSize), "cuMemsetD8_v2");
+        enter();
+        try {
+            context.ensureCurrent();
+            driver.check(driver.memsetD8(address, value, byteSize), "cuMemsetD8_v2");
+        } finally {
+            exit();
+        }
     }
 
     /**
@@ -259,8 +314,13 @@ public final class DeviceBuffer extends ContextResource {
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        driver.check(driver.memsetD32(address, value, byteSize / Integer.BYTES), "cuMemsetD32_v2");
+        enter();
+        try {
+            context.ensureCurrent();
+            driver.check(driver.memsetD32(address, value, byteSize / Integer.BYTES), "cuMemsetD32_v2");
+        } finally {
+            exit();
+        }
     }
 
     /**
@@ -275,23 +335,44 @@ public final class DeviceBuffer extends ContextResource {
     /** Enqueues {@link #fillBytes} on {@code stream} (null: the legacy default stream). */
     public void fillBytesAsync(byte value, CudaStream stream) {
         checkOpen();
-        long streamHandle = context.streamHandle(stream);
+        context.streamHandle(stream);
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        driver.check(driver.memsetD8Async(address, value, byteSize, streamHandle), "cuMemsetD8Async");
+        long streamHandle = context.enterStream(stream);
+        try {
+            enter();
+            try {
+                context.ensureCurrent();
+                driver.check(driver.memsetD8Async(address, value, byteSize, streamHandle), "cuMemsetD8Async");
+            } finally {
+                exit();
+            }
+        } finally {
+            CudaContext.exitStream(stream);
+        }
     }
 
     /** Enqueues {@link #fillInts} on {@code stream} (null: the legacy default stream). */
     public void fillIntsAsync(int value, CudaStream stream) {
         checkWords("fillIntsAsync");
-        long streamHandle = context.streamHandle(stream);
+        context.streamHandle(stream);
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        driver.check(driver.memsetD32Async(address, value, byteSize / Integer.BYTES, streamHandle), "cuMemsetD32Async");
+        long streamHandle = context.enterStream(stream);
+        try {
+            enter();
+            try {
+                context.ensureCurrent();
+                driver.check(driver.memsetD32Async(address, value, byteSize / Integer.BYTES, streamHandle),
+                        "cuMemsetD32Async");
+            } finally {
+                exit();
+            }
+        } finally {
+            CudaContext.exitStream(stream);
+        }
     }
 
     /** Enqueues {@link #fillFloats} on {@code stream} (null: the legacy default stream). */
@@ -299,21 +380,56 @@ public final class DeviceBuffer extends ContextResource {
         fillIntsAsync(Float.floatToRawIntBits(value), stream);
     }
 
-    /** Frees the memory of an owning buffer. */
+    /**
+     * Frees the memory of an owning buffer once the context's queued work, which may still use it, has finished
+     * (see "Closing" above). The memory is freed even when the wait fails, whose error is then thrown.
+     */
     @Override
     void release() {
-        driver.check(driver.memFree(address), "cuMemFree_v2", "freeing " + this);
+        int synchronizedResult = driver.ctxSynchronize();
+        int freed = driver.memFree(address);
+        driver.check(synchronizedResult, "cuCtxSynchronize", "waiting for queued work before freeing " + this + "; "
+                + CudaContext.lastLaunchDetail(context.lastLaunch(), "in this context"));
+        driver.check(freed, "cuMemFree_v2", "freeing " + this);
     }
 
-    /** Views are never registered with the context and own no memory: closing one only makes it unusable. */
+    /**
+     * Only owning buffers are registered with the context: views and wrapped pointers own no memory, and closing
+     * one only makes it unusable.
+     */
     @Override
     boolean registeredWithContext() {
-        return owner == null;
+        return owning;
+    }
+
+    /** A view holds its owner in use, so the memory stays allocated; every buffer needs its context open. */
+    @Override
+    void enter() {
+        if (owner == null) {
+            super.enter();
+        } else {
+            super.checkOpen();
+            owner.enter();
+            CudaContext.recordUse(this);
+        }
+        if (context.isClosed()) {
+            exit();
+            context.checkOpen();
+        }
+    }
+
+    @Override
+    void exit() {
+        if (owner == null) {
+            super.exit();
+        } else {
+            owner.exit();
+        }
     }
 
     @Override
     String kind() {
-        return owner == null ? "DeviceBuffer" : "DeviceBuffer view";
+        return owner != null ? "DeviceBuffer view" : owning ? "DeviceBuffer" : "DeviceBuffer wrapping";
     }
 
     @Override
@@ -364,6 +480,7 @@ public final class DeviceBuffer extends ContextResource {
         Objects.requireNonNull(src, "src");
         checkOpen();
         src.checkOpen();
+        context.checkSameContext(src.context, "device copy: the source " + src);
         if (src.byteSize != byteSize) {
             throw new IllegalArgumentException("device copy: the source " + src + " and the destination " + this
                     + " differ in size");
@@ -377,11 +494,14 @@ public final class DeviceBuffer extends ContextResource {
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
+        enter();
         try (Arena arena = Arena.ofConfined()) {
+            context.ensureCurrent();
             MemorySegment staged = arena.allocate(byteSize, Long.BYTES);
             MemorySegment.copy(source, 0, staged, 0, byteSize);
             driver.check(driver.memcpyHtoD(address, staged, byteSize), "cuMemcpyHtoD_v2", byteSize + " bytes");
+        } finally {
+            exit();
         }
     }
 
@@ -389,46 +509,85 @@ public final class DeviceBuffer extends ContextResource {
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
+        enter();
         try (Arena arena = Arena.ofConfined()) {
+            context.ensureCurrent();
             MemorySegment staged = arena.allocate(byteSize, Long.BYTES);
             // A synchronous copy waits for earlier kernels, so their faults surface here: name the last one.
             driver.check(driver.memcpyDtoH(staged, address, byteSize), "cuMemcpyDtoH_v2",
                     CudaContext.lastLaunchDetail(context.lastLaunch(), "in this context"));
             MemorySegment.copy(staged, 0, target, 0, byteSize);
+        } finally {
+            exit();
         }
     }
 
     private void uploadAsync(MemorySegment source, CudaStream stream) {
-        long streamHandle = context.streamHandle(stream);
+        context.streamHandle(stream);
         checkNotCapturing(stream);
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        HostStaging staging = context.staging(stream);
-        MemorySegment pinned = staging.stageUpload(source);
-        int result = driver.memcpyHtoDAsync(address, pinned, byteSize, streamHandle);
-        if (result != DriverApi.CUDA_SUCCESS) {
-            staging.cancelLast();
-            throw driver.error(result, "cuMemcpyHtoDAsync_v2", byteSize + " bytes");
+        long streamHandle = context.enterStream(stream);
+        try {
+            enter();
+            try {
+                context.ensureCurrent();
+                HostStaging staging = context.staging(stream);
+                MemorySegment pinned = staging.stageUpload(source);
+                int result = driver.memcpyHtoDAsync(address, pinned, byteSize, streamHandle);
+                if (result != DriverApi.CUDA_SUCCESS) {
+                    staging.cancelLast();
+                    throw driver.error(result, "cuMemcpyHtoDAsync_v2", byteSize + " bytes");
+                }
+            } finally {
+                exit();
+            }
+        } finally {
+            CudaContext.exitStream(stream);
         }
     }
 
     private void downloadAsync(MemorySegment target, CudaStream stream) {
-        long streamHandle = context.streamHandle(stream);
+        context.streamHandle(stream);
         checkNotCapturing(stream);
         if (byteSize == 0) {
             return;
         }
-        context.ensureCurrent();
-        HostStaging staging = context.staging(stream);
-        MemorySegment pinned = staging.stageDownload(target);
-        int result = driver.memcpyDtoHAsync(pinned, address, byteSize, streamHandle);
-        if (result != DriverApi.CUDA_SUCCESS) {
-            staging.cancelLast();
-            throw driver.error(result, "cuMemcpyDtoHAsync_v2", byteSize + " bytes");
+        long streamHandle = context.enterStream(stream);
+        try {
+            enter();
+            try {
+                context.ensureCurrent();
+                HostStaging staging = context.staging(stream);
+                MemorySegment pinned = staging.stageDownload(target);
+                int result = driver.memcpyDtoHAsync(pinned, address, byteSize, streamHandle);
+                if (result != DriverApi.CUDA_SUCCESS) {
+                    staging.cancelLast();
+                    throw driver.error(result, "cuMemcpyDtoHAsync_v2", byteSize + " bytes");
+                }
+            } finally {
+                exit();
+            }
+        } finally {
+            CudaContext.exitStream(stream);
         }
+    }
+
+    /** Holds this buffer and {@code other} in use (the other first released if this one is closed). */
+    private void enterBoth(DeviceBuffer other) {
+        other.enter();
+        try {
+            enter();
+        } catch (RuntimeException closed) {
+            other.exit();
+            throw closed;
+        }
+    }
+
+    private void exitBoth(DeviceBuffer other) {
+        exit();
+        other.exit();
     }
 
     private static void checkNotCapturing(CudaStream stream) {

@@ -8,7 +8,14 @@
  * throughout:
  * <ul>
  *   <li>Every native resource has one {@link java.lang.AutoCloseable} owner; close is idempotent and use after
- *       close throws {@link java.lang.IllegalStateException} without reaching the driver.</li>
+ *       close throws {@link java.lang.IllegalStateException} without reaching the driver. Close and use are safe
+ *       against each other from any threads: a call holds what it uses from its checks until the driver has
+ *       enqueued the work, and close waits for it; device memory is freed only after the context's queued work
+ *       has finished ({@link dev.elbo4j.cuda.DeviceBuffer}, "Closing").</li>
+ *   <li>Kernel pointer parameters take buffers, never numbers: a {@link dev.elbo4j.cuda.CudaFunction} is bound
+ *       with its declared {@link dev.elbo4j.cuda.KernelParameter}s. An operation takes objects of one context
+ *       only, and memory or streams of another CUDA library enter as non-owning views
+ *       ({@link dev.elbo4j.cuda.CudaContext#wrap}, {@link dev.elbo4j.cuda.CudaContext#wrapStream}).</li>
  *   <li>Sizes, shapes and kernel arguments are checked in Java first ({@link java.lang.IllegalArgumentException}).</li>
  *   <li>Every failing driver or cuBLAS call throws {@link dev.elbo4j.cuda.CudaException} naming the call, the
  *       result's enum name and the library's text.</li>

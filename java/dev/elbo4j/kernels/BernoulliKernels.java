@@ -1,12 +1,16 @@
 package dev.elbo4j.kernels;
 
+import static dev.elbo4j.cuda.KernelParameter.FLOAT;
+import static dev.elbo4j.cuda.KernelParameter.INT;
+import static dev.elbo4j.cuda.KernelParameter.LONG;
+import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
+import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.buffer;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
 import static dev.elbo4j.kernels.LaunchChecks.indexable;
-import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
 import static dev.elbo4j.kernels.LaunchChecks.render;
 
 import java.util.Objects;
@@ -42,8 +46,11 @@ public final class BernoulliKernels {
     /** Binds the kernels of {@code context}'s module ({@link CudaContext#kernels()}). */
     public BernoulliKernels(CudaContext context) {
         this.context = Objects.requireNonNull(context, "context");
-        this.floatTargets = context.kernels().function(FLOAT32_TARGETS);
-        this.pixelTargets = context.kernels().function(PIXEL_TARGETS);
+        // (logits, x, rows, batch, dims, gradScale, binarize, seed, offset, logProb, grad)
+        this.floatTargets = context.kernels().function(FLOAT32_TARGETS, POINTER, POINTER, INT, INT, INT, FLOAT, INT,
+                LONG, INT, POINTER, NULLABLE_POINTER);
+        this.pixelTargets = context.kernels().function(PIXEL_TARGETS, POINTER, POINTER, INT, INT, INT, FLOAT, INT,
+                LONG, INT, POINTER, NULLABLE_POINTER);
     }
 
     /**
@@ -73,7 +80,7 @@ public final class BernoulliKernels {
                 binarization == null ? 0 : 1,
                 binarization == null ? 0L : binarization.seed(),
                 binarization == null ? 0 : binarization.offset(),
-                logProb, pointerOrNull(grad));
+                logProb, grad);
     }
 
     /** The checks of {@link #lossAndGradient}, also made by the unfused baseline. */

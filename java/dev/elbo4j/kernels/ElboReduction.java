@@ -1,12 +1,15 @@
 package dev.elbo4j.kernels;
 
+import static dev.elbo4j.cuda.KernelParameter.FLOAT;
+import static dev.elbo4j.cuda.KernelParameter.INT;
+import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
+import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
 import static dev.elbo4j.kernels.LaunchChecks.indexable;
 import static dev.elbo4j.kernels.LaunchChecks.oneSamplePerRow;
 import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
-import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
 
 import java.util.Objects;
 
@@ -31,7 +34,8 @@ public final class ElboReduction {
     /** Binds the kernel of {@code context}'s module ({@link CudaContext#kernels()}). */
     public ElboReduction(CudaContext context) {
         this.context = Objects.requireNonNull(context, "context");
-        this.reduce = context.kernels().function(REDUCE);
+        // (logProb, kl, batch, beta, elbo, totals)
+        this.reduce = context.kernels().function(REDUCE, POINTER, POINTER, INT, FLOAT, NULLABLE_POINTER, POINTER);
     }
 
     /**
@@ -50,7 +54,7 @@ public final class ElboReduction {
     public void reduce(CudaStream stream, SampleShape rows, DeviceBuffer logProb, DeviceBuffer kl, float beta,
                        DeviceBuffer elbo, DeviceBuffer totals) {
         check(stream, rows, logProb, kl, beta, elbo, totals);
-        reduce.launch(stream, 1, THREADS, logProb, kl, rows.batch(), beta, pointerOrNull(elbo), totals);
+        reduce.launch(stream, 1, THREADS, logProb, kl, rows.batch(), beta, elbo, totals);
     }
 
     /** The checks of {@link #reduce}, also made by the unfused baseline. */

@@ -1,11 +1,14 @@
 package dev.elbo4j.kernels;
 
+import static dev.elbo4j.cuda.KernelParameter.FLOAT;
+import static dev.elbo4j.cuda.KernelParameter.INT;
+import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
+import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
 import static dev.elbo4j.kernels.LaunchChecks.indexable;
-import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
 import static dev.elbo4j.kernels.LaunchChecks.render;
 
 import java.util.Objects;
@@ -66,8 +69,12 @@ public final class GaussianKernels {
     /** Binds the kernels of {@code context}'s module ({@link CudaContext#kernels()}). */
     public GaussianKernels(CudaContext context) {
         this.context = Objects.requireNonNull(context, "context");
-        this.lossGrad = context.kernels().function(LOSS_GRAD);
-        this.logVarGrad = context.kernels().function(LOGVAR_GRAD);
+        // (mean, x, rows, batch, dims, logvar, logvarFixed, logvarRowStride, gradScale, logProb, gradMean,
+        //  gradLogvarRows, logvarPartials)
+        this.lossGrad = context.kernels().function(LOSS_GRAD, POINTER, POINTER, INT, INT, INT, NULLABLE_POINTER, FLOAT,
+                INT, FLOAT, POINTER, NULLABLE_POINTER, NULLABLE_POINTER, NULLABLE_POINTER);
+        // (partials, blocks, dims, gradScale, gradLogvar)
+        this.logVarGrad = context.kernels().function(LOGVAR_GRAD, POINTER, INT, INT, FLOAT, POINTER);
     }
 
     /**
@@ -118,9 +125,9 @@ public final class GaussianKernels {
         int lossBlocks = blocks(rows, ROWS_PER_BLOCK);
         DeviceBuffer gradLogVarRows = logVar instanceof LogVariance.PerRow ? gradLogVar : null;
         lossGrad.launch(stream, lossBlocks, THREADS,
-                mean, x, rows, shape.batch(), dims, pointerOrNull(resolved.values()), resolved.fixed(),
-                resolved.rowStride(), gradScale, logProb, pointerOrNull(gradMean), pointerOrNull(gradLogVarRows),
-                pointerOrNull(partials));
+                mean, x, rows, shape.batch(), dims, resolved.values(), resolved.fixed(),
+                resolved.rowStride(), gradScale, logProb, gradMean, gradLogVarRows,
+                partials);
         if (resolved.perDimensionGrad()) {
             logVarGrad.launch(stream, blocks(dims, COLUMNS_PER_BLOCK), THREADS,
                     partials, lossBlocks, dims, gradScale, gradLogVar);

@@ -1,11 +1,13 @@
 package dev.elbo4j.kernels;
 
+import static dev.elbo4j.cuda.KernelParameter.INT;
+import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
+import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
 import static dev.elbo4j.kernels.LaunchChecks.indexable;
 import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
-import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
 
 import java.util.Objects;
 
@@ -37,7 +39,8 @@ public final class IwaeKernels {
     /** Binds the kernel of {@code context}'s module ({@link CudaContext#kernels()}). */
     public IwaeKernels(CudaContext context) {
         this.context = Objects.requireNonNull(context, "context");
-        this.bound = context.kernels().function(BOUND);
+        // (logPx, logRatio, samples, batch, logWeights, bound)
+        this.bound = context.kernels().function(BOUND, POINTER, POINTER, INT, INT, NULLABLE_POINTER, POINTER);
     }
 
     /**
@@ -53,7 +56,7 @@ public final class IwaeKernels {
                       DeviceBuffer logWeights, DeviceBuffer bound) {
         check(stream, shape, logPx, logRatio, logWeights, bound);
         this.bound.launch(stream, blocks(shape.batch(), ROWS_PER_BLOCK), THREADS, logPx, logRatio, shape.samples(),
-                shape.batch(), pointerOrNull(logWeights), bound);
+                shape.batch(), logWeights, bound);
     }
 
     /** The checks of {@link #bound}, also made by the unfused baseline. */

@@ -1,13 +1,16 @@
 package dev.elbo4j.kernels;
 
-import static dev.elbo4j.kernels.LaunchChecks.aligned16;
+import static dev.elbo4j.cuda.KernelParameter.FLOAT;
+import static dev.elbo4j.cuda.KernelParameter.INT;
+import static dev.elbo4j.cuda.KernelParameter.LONG;
+import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
+import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
 import static dev.elbo4j.kernels.LaunchChecks.indexable;
 import static dev.elbo4j.kernels.LaunchChecks.optionalFloats;
-import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
 import static dev.elbo4j.kernels.LaunchChecks.render;
 
 import java.util.Objects;
@@ -48,8 +51,12 @@ public final class LatentKernels {
     /** Binds the kernels of {@code context}'s module ({@link CudaContext#kernels()}). */
     public LatentKernels(CudaContext context) {
         this.context = Objects.requireNonNull(context, "context");
-        this.forward = context.kernels().function(FORWARD);
-        this.backward = context.kernels().function(BACKWARD);
+        // (mu, logvar, ld, batch, latent, samples, seed, offset, lanes per row, z, kl, logRatio)
+        this.forward = context.kernels().function(FORWARD, POINTER, POINTER, INT, INT, INT, INT, LONG, INT, INT,
+                POINTER, NULLABLE_POINTER, NULLABLE_POINTER);
+        // (mu, logvar, ld, batch, latent, samples, seed, offset, z, dz, beta, rowWeight, dmu, dlogvar, ldg)
+        this.backward = context.kernels().function(BACKWARD, POINTER, POINTER, INT, INT, INT, INT, LONG, INT,
+                NULLABLE_POINTER, POINTER, FLOAT, FLOAT, POINTER, POINTER, INT);
     }
 
     /**
@@ -69,13 +76,13 @@ public final class LatentKernels {
                         DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
         checkForward(stream, shape, muLogvar, z, kl, logRatio);
         int latent = shape.latent();
-        long logvarAddress = muLogvar.address() + (long) latent * Float.BYTES;
-        boolean vector = vectorLayout(shape, muLogvar.address(), logvarAddress, z.address());
+        DeviceBuffer logvar = logvarColumns(muLogvar, latent);
+        boolean vector = vectorLayout(shape, muLogvar, logvar, z);
         int lanesPerRow = teamWidth(vector ? latent / 4 : latent);
         int rowsPerBlock = THREADS / lanesPerRow;
         forward.launch(stream, blocks(shape.sampleShape().rows(), rowsPerBlock), THREADS,
-                muLogvar, logvarAddress, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
-                lanesPerRow, z, pointerOrNull(kl), pointerOrNull(logRatio));
+                muLogvar, logvar, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
+                lanesPerRow, z, kl, logRatio);
     }
 
     /** The checks of {@link #forward}, also made by the unfused baseline. */
@@ -136,14 +143,14 @@ public final class LatentKernels {
                                 DeviceBuffer dMuLogvar) {
         checkBackward(stream, shape, muLogvar, z, dz, beta, rowWeight, dMuLogvar);
         int latent = shape.latent();
-        long logvarAddress = muLogvar.address() + (long) latent * Float.BYTES;
-        long dLogvarAddress = dMuLogvar.address() + (long) latent * Float.BYTES;
-        boolean vector = vectorLayout(shape, muLogvar.address(), logvarAddress, dz.address())
-                && aligned16(dMuLogvar.address()) && aligned16(dLogvarAddress) && (z == null || aligned16(z.address()));
+        DeviceBuffer logvar = logvarColumns(muLogvar, latent);
+        DeviceBuffer dLogvar = logvarColumns(dMuLogvar, latent);
+        boolean vector = vectorLayout(shape, muLogvar, logvar, dz) && dMuLogvar.isAligned(16)
+                && dLogvar.isAligned(16) && (z == null || z.isAligned(16));
         long items = (long) shape.batch() * (vector ? latent / 4 : latent);
         backward.launch(stream, blocks(items, THREADS), THREADS,
-                muLogvar, logvarAddress, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
-                pointerOrNull(z), dz, beta, rowWeight, dMuLogvar, dLogvarAddress, shape.rowStride());
+                muLogvar, logvar, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
+                z, dz, beta, rowWeight, dMuLogvar, dLogvar, shape.rowStride());
     }
 
     /** The checks of {@link #backward} (z null) and {@link #backwardFromSamples}, also made by the unfused baseline. */
@@ -194,9 +201,18 @@ public final class LatentKernels {
     }
 
     /** The condition under which latent.cu takes its float4 layout (it tests the same itself). */
-    private static boolean vectorLayout(LatentShape shape, long muAddress, long logvarAddress,
-                                        long latentTensorAddress) {
-        return shape.latent() % 4 == 0 && shape.rowStride() % 4 == 0 && aligned16(muAddress)
-                && aligned16(logvarAddress) && aligned16(latentTensorAddress);
+    private static boolean vectorLayout(LatentShape shape, DeviceBuffer mu, DeviceBuffer logvar,
+                                        DeviceBuffer latentTensor) {
+        return shape.latent() % 4 == 0 && shape.rowStride() % 4 == 0 && mu.isAligned(16) && logvar.isAligned(16)
+                && latentTensor.isAligned(16);
+    }
+
+    /**
+     * The logvar columns of a {@code [mu | logvar]} matrix (or of its gradient) as the kernels take them: a view
+     * that starts L floats in, so the kernel is handed an address inside the buffer, never a computed number.
+     */
+    static DeviceBuffer logvarColumns(DeviceBuffer muLogvar, int latent) {
+        long offset = (long) latent * Float.BYTES;
+        return muLogvar.slice(offset, muLogvar.byteSize() - offset);
     }
 }

@@ -64,7 +64,8 @@ final class LaunchChecks {
             throw new IllegalStateException("stream " + stream + " is closed");
         }
         if (stream.context() != context) {
-            throw new IllegalArgumentException("stream " + stream + " belongs to another context than the kernels");
+            throw new IllegalArgumentException("stream " + stream + " belongs to " + stream.context()
+                    + ", not to the kernels' " + context);
         }
     }
 
@@ -82,7 +83,13 @@ final class LaunchChecks {
             throw new IllegalStateException(name + " (" + buffer + ") is closed");
         }
         if (buffer.context() != context) {
-            throw new IllegalArgumentException(name + " belongs to another context than the kernels");
+            throw new IllegalArgumentException(name + " belongs to " + buffer.context() + ", not to the kernels' "
+                    + context);
+        }
+        if (elementBytes > 1 && !buffer.isAligned(elementBytes)) {
+            throw new IllegalArgumentException(name + " (" + buffer + ") starts at an address that is not a multiple"
+                    + " of " + elementBytes + " bytes: a float32 tensor must start on a whole float (slice at float"
+                    + " offsets, e.g. with sliceFloats)");
         }
         long needed = elements * elementBytes;
         if (buffer.byteSize() < needed) {
@@ -119,16 +126,6 @@ final class LaunchChecks {
                     + " bytes [0x" + Long.toHexString(bStart) + ", +" + bBytes + ")): the kernel reads one while it writes"
                     + " the other");
         }
-    }
-
-    /** The kernel argument for an optional buffer: the buffer, or a null device pointer. */
-    static Object pointerOrNull(DeviceBuffer buffer) {
-        return buffer == null ? (Object) 0L : buffer;
-    }
-
-    /** Whether a device address is 16-byte aligned (the kernels' float4 accesses need it). */
-    static boolean aligned16(long address) {
-        return (address & 15) == 0;
     }
 
     /** {@code ceil(work / perBlock)} as a grid size. */

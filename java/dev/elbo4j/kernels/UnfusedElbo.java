@@ -1,7 +1,11 @@
 package dev.elbo4j.kernels;
 
+import static dev.elbo4j.cuda.KernelParameter.FLOAT;
+import static dev.elbo4j.cuda.KernelParameter.INT;
+import static dev.elbo4j.cuda.KernelParameter.LONG;
+import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
+import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
-import static dev.elbo4j.kernels.LaunchChecks.pointerOrNull;
 
 import java.util.Objects;
 
@@ -92,32 +96,40 @@ public final class UnfusedElbo implements AutoCloseable {
         this.elboChecks = new ElboReduction(context);
         this.iwaeChecks = new IwaeKernels(context);
         var module = context.kernels();
-        this.normalNoise = module.function("elbo4j_unfused_normal_noise");
-        this.uniformNoise = module.function("elbo4j_unfused_uniform_noise");
-        this.reparameterize = module.function("elbo4j_unfused_reparameterize");
-        this.klTerms = module.function("elbo4j_unfused_kl_terms");
-        this.logRatioTerms = module.function("elbo4j_unfused_log_ratio_terms");
-        this.sigmaEps = module.function("elbo4j_unfused_sigma_eps");
-        this.sampleOffset = module.function("elbo4j_unfused_sample_offset");
-        this.latentGrad = module.function("elbo4j_unfused_latent_grad");
-        this.multiply = module.function("elbo4j_unfused_multiply");
-        this.add = module.function("elbo4j_unfused_add");
-        this.scale = module.function("elbo4j_unfused_scale");
-        this.rowSum = module.function("elbo4j_unfused_row_sum");
-        this.columnSum = module.function("elbo4j_unfused_column_sum");
-        this.sumSamples = module.function("elbo4j_unfused_sum_samples");
-        this.pixelsToFloat = module.function("elbo4j_unfused_pixels_to_float");
-        this.binarize = module.function("elbo4j_unfused_binarize");
-        this.softplus = module.function("elbo4j_unfused_softplus");
-        this.sigmoid = module.function("elbo4j_unfused_sigmoid");
-        this.bernoulliTerms = module.function("elbo4j_unfused_bernoulli_terms");
-        this.bernoulliGrad = module.function("elbo4j_unfused_bernoulli_grad");
-        this.gaussianTerms = module.function("elbo4j_unfused_gaussian_terms");
-        this.gaussianGrads = module.function("elbo4j_unfused_gaussian_grads");
-        this.sampleMax = module.function("elbo4j_unfused_sample_max");
-        this.expShifted = module.function("elbo4j_unfused_exp_shifted");
-        this.logMeanExp = module.function("elbo4j_unfused_log_mean_exp");
-        this.elboTerms = module.function("elbo4j_unfused_elbo_terms");
+        this.normalNoise = module.function("elbo4j_unfused_normal_noise", POINTER, INT, LONG, INT);
+        this.uniformNoise = module.function("elbo4j_unfused_uniform_noise", POINTER, INT, LONG, INT, INT);
+        this.reparameterize = module.function("elbo4j_unfused_reparameterize",
+                POINTER, POINTER, INT, POINTER, INT, INT, INT, POINTER);
+        this.klTerms = module.function("elbo4j_unfused_kl_terms", POINTER, POINTER, INT, INT, INT, POINTER);
+        this.logRatioTerms = module.function("elbo4j_unfused_log_ratio_terms",
+                POINTER, POINTER, POINTER, INT, INT, INT, INT, POINTER);
+        this.sigmaEps = module.function("elbo4j_unfused_sigma_eps", POINTER, INT, POINTER, INT, INT, INT, POINTER);
+        this.sampleOffset = module.function("elbo4j_unfused_sample_offset",
+                POINTER, POINTER, INT, INT, INT, INT, POINTER);
+        this.latentGrad = module.function("elbo4j_unfused_latent_grad",
+                POINTER, POINTER, POINTER, POINTER, INT, INT, INT, FLOAT, FLOAT, POINTER, POINTER, INT);
+        this.multiply = module.function("elbo4j_unfused_multiply", POINTER, POINTER, INT, POINTER);
+        this.add = module.function("elbo4j_unfused_add", POINTER, POINTER, INT, POINTER);
+        this.scale = module.function("elbo4j_unfused_scale", POINTER, INT, FLOAT, POINTER);
+        this.rowSum = module.function("elbo4j_unfused_row_sum", POINTER, INT, INT, POINTER);
+        this.columnSum = module.function("elbo4j_unfused_column_sum", POINTER, INT, INT, FLOAT, POINTER);
+        this.sumSamples = module.function("elbo4j_unfused_sum_samples", POINTER, INT, INT, POINTER);
+        this.pixelsToFloat = module.function("elbo4j_unfused_pixels_to_float", POINTER, INT, POINTER);
+        this.binarize = module.function("elbo4j_unfused_binarize", POINTER, POINTER, INT, POINTER);
+        this.softplus = module.function("elbo4j_unfused_softplus", POINTER, INT, POINTER);
+        this.sigmoid = module.function("elbo4j_unfused_sigmoid", POINTER, INT, POINTER);
+        this.bernoulliTerms = module.function("elbo4j_unfused_bernoulli_terms",
+                POINTER, POINTER, POINTER, INT, INT, INT, POINTER);
+        this.bernoulliGrad = module.function("elbo4j_unfused_bernoulli_grad",
+                POINTER, POINTER, INT, INT, INT, FLOAT, POINTER);
+        this.gaussianTerms = module.function("elbo4j_unfused_gaussian_terms",
+                POINTER, POINTER, NULLABLE_POINTER, FLOAT, INT, INT, INT, INT, POINTER);
+        this.gaussianGrads = module.function("elbo4j_unfused_gaussian_grads", POINTER, POINTER, NULLABLE_POINTER, FLOAT, INT, INT, INT, INT, FLOAT, NULLABLE_POINTER, FLOAT,
+                NULLABLE_POINTER);
+        this.sampleMax = module.function("elbo4j_unfused_sample_max", POINTER, INT, INT, POINTER);
+        this.expShifted = module.function("elbo4j_unfused_exp_shifted", POINTER, POINTER, INT, INT, POINTER);
+        this.logMeanExp = module.function("elbo4j_unfused_log_mean_exp", POINTER, POINTER, INT, INT, POINTER);
+        this.elboTerms = module.function("elbo4j_unfused_elbo_terms", POINTER, POINTER, INT, FLOAT, POINTER);
         this.capacity = "latent " + latentCapacity + ", likelihood " + likelihoodCapacity;
         this.scratch = context.allocateFloats(floats);
     }
@@ -171,7 +183,7 @@ public final class UnfusedElbo implements AutoCloseable {
         int latentSamples = (int) shape.sampleElements();
         int latentRows = batch * latent;
         Scratch s = scratch(2L * latentSamples + latentRows);
-        long logvar = muLogvar.address() + (long) latent * Float.BYTES;
+        DeviceBuffer logvar = LatentKernels.logvarColumns(muLogvar, latent);
 
         DeviceBuffer eps = s.take(latentSamples);
         quads(normalNoise, stream, latentSamples, eps, latentSamples, seed, offset);
@@ -197,7 +209,7 @@ public final class UnfusedElbo implements AutoCloseable {
         latentChecks.checkBackward(stream, shape, muLogvar, null, dz, beta, rowWeight, dMuLogvar);
         int latentSamples = (int) shape.sampleElements();
         Scratch s = scratch(3L * latentSamples + 2L * shape.batch() * shape.latent());
-        long logvar = muLogvar.address() + (long) shape.latent() * Float.BYTES;
+        DeviceBuffer logvar = LatentKernels.logvarColumns(muLogvar, shape.latent());
         DeviceBuffer eps = s.take(latentSamples);
         DeviceBuffer offsets = s.take(latentSamples);
         quads(normalNoise, stream, latentSamples, eps, latentSamples, seed, offset);
@@ -232,8 +244,8 @@ public final class UnfusedElbo implements AutoCloseable {
         quads(multiply, stream, latentSamples, dz, sigmaEpsValues, latentSamples, products);
         elements(sumSamples, stream, latentRows, dz, shape.samples(), latentRows, gz);
         elements(sumSamples, stream, latentRows, products, shape.samples(), latentRows, gzSigmaEps);
-        long logvar = muLogvar.address() + (long) latent * Float.BYTES;
-        long dLogvar = dMuLogvar.address() + (long) latent * Float.BYTES;
+        DeviceBuffer logvar = LatentKernels.logvarColumns(muLogvar, latent);
+        DeviceBuffer dLogvar = LatentKernels.logvarColumns(dMuLogvar, latent);
         elements(latentGrad, stream, latentRows, gz, gzSigmaEps, muLogvar, logvar, shape.rowStride(), shape.batch(),
                 latent, beta, rowWeight, dMuLogvar, dLogvar, shape.rowStride());
     }
@@ -293,7 +305,7 @@ public final class UnfusedElbo implements AutoCloseable {
         int rows = (int) shape.sampleShape().rows();
         int elements = (int) shape.outputElements();
         Scratch s = scratch(2L * elements);
-        Object values = pointerOrNull(resolved.values());
+        DeviceBuffer values = resolved.values();
         DeviceBuffer terms = s.take(elements);
         quads(gaussianTerms, stream, elements, mean, x, values, resolved.fixed(), resolved.rowStride(), rows, batch,
                 dims, terms);
@@ -304,7 +316,7 @@ public final class UnfusedElbo implements AutoCloseable {
         DeviceBuffer logVarTerms = resolved.perDimensionGrad() ? s.take(elements) : gradLogVar;
         float logVarScale = resolved.perDimensionGrad() ? 1f : gradScale;
         quads(gaussianGrads, stream, elements, mean, x, values, resolved.fixed(), resolved.rowStride(), rows, batch,
-                dims, gradScale, pointerOrNull(gradMean), logVarScale, pointerOrNull(logVarTerms));
+                dims, gradScale, gradMean, logVarScale, logVarTerms);
         if (resolved.perDimensionGrad()) {
             columnSum.launch(stream, blocks(dims, COLUMN_SUM_COLUMNS), THREADS, logVarTerms, rows, dims, gradScale,
                     gradLogVar);

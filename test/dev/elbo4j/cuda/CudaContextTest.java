@@ -68,7 +68,8 @@ class CudaContextTest {
         CudaStream stream = context.createStream();
         CudaEvent event = context.createEvent();
         CudaModule kernels = context.kernels();
-        CudaFunction fill = kernels.function("elbo4j_fill_f32");
+        CudaFunction fill = kernels.function("elbo4j_fill_f32", KernelParameter.POINTER, KernelParameter.FLOAT,
+                KernelParameter.LONG);
 
         context.close();
         context.close();
@@ -79,7 +80,8 @@ class CudaContextTest {
         assertThrows(IllegalStateException.class, stream::synchronize);
         assertThrows(IllegalStateException.class, () -> event.record(null));
         assertThrows(IllegalStateException.class, () -> fill.launch(null, 1, 32, buffer, 0f, 64L));
-        assertThrows(IllegalStateException.class, () -> kernels.function("elbo4j_fill_f32"));
+        assertThrows(IllegalStateException.class, () -> kernels.function("elbo4j_fill_f32", KernelParameter.POINTER,
+                KernelParameter.FLOAT, KernelParameter.LONG));
         assertThrows(IllegalStateException.class, context::makeCurrent);
         assertThrows(IllegalStateException.class, context::synchronize);
         assertThrows(IllegalStateException.class, () -> context.allocate(4));
@@ -129,7 +131,8 @@ class CudaContextTest {
              CudaEvent end = cuda.createEvent();
              DeviceBuffer buffer = cuda.allocateFloats(1 << 16)) {
             start.record(stream);
-            cuda.kernels().function("elbo4j_fill_f32").launch(stream, 64, 256, buffer, 1f, (long) (1 << 16));
+            cuda.kernels().function("elbo4j_fill_f32", KernelParameter.POINTER, KernelParameter.FLOAT,
+                    KernelParameter.LONG).launch(stream, 64, 256, buffer, 1f, (long) (1 << 16));
             end.record(stream);
             end.synchronize();
             float milliseconds = end.elapsedMillisSince(start);

@@ -27,8 +27,10 @@ class CudaGraphTest {
 
     CudaGraphTest(CudaContext cuda) {
         this.cuda = cuda;
-        this.fill = cuda.kernels().function("elbo4j_fill_f32");
-        this.axpy = cuda.kernels().function("elbo4j_axpy_f32");
+        this.fill = cuda.kernels().function("elbo4j_fill_f32", KernelParameter.POINTER, KernelParameter.FLOAT,
+                KernelParameter.LONG);
+        this.axpy = cuda.kernels().function("elbo4j_axpy_f32", KernelParameter.POINTER, KernelParameter.POINTER,
+                KernelParameter.FLOAT, KernelParameter.LONG);
     }
 
     /** y = 0.5; y += 1.5 x; y += -0.25 x; y += 3 x: the chain both paths run. */
@@ -117,6 +119,27 @@ class CudaGraphTest {
     void theLegacyDefaultStreamCannotBeCaptured() {
         NullPointerException e = assertThrows(NullPointerException.class, () -> cuda.capture(null, () -> { }));
         assertTrue(e.getMessage().contains("legacy default stream cannot be captured"), e.getMessage());
+    }
+
+    /** Replaying a graph on memory freed since the capture would fault: the launch names the closed buffer. */
+    @Test
+    void aGraphRefusesToLaunchOnceABufferItsWorkUsesIsClosed() {
+        try (CudaStream stream = cuda.createStream(); DeviceBuffer kept = cuda.allocateFloats(N)) {
+            DeviceBuffer y = cuda.allocateFloats(N);
+            kept.fillFloats(0f);
+            try (CudaGraph graph = cuda.capture(stream, () -> {
+                fill.launch(stream, 4, 128, y.sliceFloats(0, N), 1f, (long) N);
+                axpy.launch(stream, 4, 128, kept, y, 2f, (long) N);
+            })) {
+                graph.launch(stream);
+                stream.synchronize();
+                y.close();
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> graph.launch(stream));
+                assertTrue(e.getMessage().contains("closed since") && e.getMessage().contains("DeviceBuffer"),
+                        e.getMessage());
+                assertEquals(2f, kept.toFloatArray()[N - 1], "the refused launch ran nothing");
+            }
+        }
     }
 
     @Test

@@ -326,8 +326,23 @@ class DeviceBufferTest {
              DeviceBuffer buffer = cuda.allocateFloats(4)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> buffer.fillFloatsAsync(1f, foreign));
-            assertTrue(e.getMessage().contains("the stream belongs to"), e.getMessage());
+            assertTrue(e.getMessage().contains("belongs to CudaContext#" + other.id() + "(device 0), not to CudaContext#"
+                    + cuda.id() + "(device 0)"), e.getMessage());
         }
         assertDoesNotThrow(() -> cuda.synchronize());
+    }
+
+    /** One rule with the launchers: a copy between buffers of two contexts is refused, naming both. */
+    @Test
+    void aDeviceCopyBetweenContextsIsRejected() {
+        try (CudaContext other = CudaRuntime.get().openContext(0);
+             DeviceBuffer foreign = other.allocateFloats(4);
+             DeviceBuffer buffer = cuda.allocateFloats(4)) {
+            IllegalArgumentException into = assertThrows(IllegalArgumentException.class,
+                    () -> buffer.copyFrom(foreign));
+            assertTrue(into.getMessage().contains("CudaContext#" + other.id())
+                    && into.getMessage().contains("CudaContext#" + cuda.id()), into.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> foreign.copyFromAsync(buffer, null));
+        }
     }
 }

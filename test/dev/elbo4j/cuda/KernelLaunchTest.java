@@ -1,5 +1,10 @@
 package dev.elbo4j.cuda;
 
+import static dev.elbo4j.cuda.KernelParameter.FLOAT;
+import static dev.elbo4j.cuda.KernelParameter.INT;
+import static dev.elbo4j.cuda.KernelParameter.LONG;
+import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
+import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -10,6 +15,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 import org.junit.jupiter.api.Tag;
@@ -30,8 +36,8 @@ class KernelLaunchTest {
 
     KernelLaunchTest(CudaContext cuda) {
         this.cuda = cuda;
-        this.fill = cuda.kernels().function("elbo4j_fill_f32");
-        this.axpy = cuda.kernels().function("elbo4j_axpy_f32");
+        this.fill = cuda.kernels().function("elbo4j_fill_f32", POINTER, FLOAT, LONG);
+        this.axpy = cuda.kernels().function("elbo4j_axpy_f32", POINTER, POINTER, FLOAT, LONG);
     }
 
     @ParameterizedTest(name = "n={0} grid={1} block={2}")
@@ -74,59 +80,66 @@ class KernelLaunchTest {
     }
 
     @Test
-    void kernelsReportTheirParametersAndLimits() {
+    void kernelsReportTheirDeclarationAndLimits() {
         assertEquals("elbo4j_fill_f32", fill.name());
         assertTrue(fill.maxThreadsPerBlock() >= 1 && fill.maxThreadsPerBlock() <= 1024, "" + fill.maxThreadsPerBlock());
-        assumeParameterInfo();
-        assertEquals(3, fill.parameterCount());
-        assertEquals(8, fill.parameterSize(0));
-        assertEquals(4, fill.parameterSize(1));
-        assertEquals(8, fill.parameterSize(2));
-        assertEquals(4, axpy.parameterCount());
-        assertThrows(IndexOutOfBoundsException.class, () -> fill.parameterSize(3));
+        assertEquals(List.of(POINTER, FLOAT, LONG), fill.parameters());
+        assertEquals(List.of(POINTER, POINTER, FLOAT, LONG), axpy.parameters());
     }
 
     /**
-     * Skips a test of the parameter checks on a driver older than 12.4, which cannot report parameters; on a newer
-     * driver (the emulator included) a missing report is a failure, not a skip.
+     * Skips a test of the declaration checks on a driver older than 12.4, which cannot report parameters (the
+     * emulator and every current driver can).
      */
     private void assumeParameterInfo() {
         int driverVersion = cuda.runtime().driverVersion();
-        if (driverVersion >= 12040) {
-            assertTrue(fill.parameterCount() >= 0,
-                    "driver " + driverVersion + " has cuFuncGetParamInfo, but elbo4j reports no parameters");
-        }
-        assumeTrue(fill.parameterCount() >= 0, "driver " + driverVersion + " does not report kernel parameters "
-                + "(cuFuncGetParamInfo needs 12.4): argument counts and sizes are not checked");
+        assumeTrue(driverVersion >= 12040, "driver " + driverVersion + " does not report kernel parameters "
+                + "(cuFuncGetParamInfo needs 12.4): declarations are not checked against the kernel");
     }
 
     @Test
-    void functionsAndTheKernelModuleAreCached() {
+    void aDeclarationThatDoesNotMatchTheKernelIsRefused() {
+        assumeParameterInfo();
+        try (CudaContext context = CudaRuntime.get().openContext(0)) {
+            CudaModule module = context.kernels();
+            IllegalArgumentException count = assertThrows(IllegalArgumentException.class,
+                    () -> module.function("elbo4j_axpy_f32", POINTER, FLOAT, LONG));
+            assertTrue(count.getMessage().contains("has 4 parameters, but 3 were declared"), count.getMessage());
+            IllegalArgumentException size = assertThrows(IllegalArgumentException.class,
+                    () -> module.function("elbo4j_axpy_f32", POINTER, POINTER, FLOAT, INT));
+            assertTrue(size.getMessage().contains("parameter 3") && size.getMessage().contains("8 bytes")
+                    && size.getMessage().contains("INT (4 bytes)"), size.getMessage());
+        }
+    }
+
+    @Test
+    void functionsAndTheKernelModuleAreCachedAndAKernelHasOneDeclaration() {
         assertSame(cuda.kernels(), cuda.kernels());
-        assertSame(fill, cuda.kernels().function("elbo4j_fill_f32"));
+        assertSame(fill, cuda.kernels().function("elbo4j_fill_f32", POINTER, FLOAT, LONG));
+        IllegalArgumentException redeclared = assertThrows(IllegalArgumentException.class,
+                () -> cuda.kernels().function("elbo4j_fill_f32", NULLABLE_POINTER, FLOAT, LONG));
+        assertTrue(redeclared.getMessage().contains("already bound"), redeclared.getMessage());
     }
 
     @Test
     void aWrongArgumentCountIsRejectedNamingTheKernel() {
-        assumeParameterInfo();
         try (DeviceBuffer out = cuda.allocateFloats(4)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> fill.launch(null, 1, 32, out, 1f));
-            assertTrue(e.getMessage().contains("elbo4j_fill_f32") && e.getMessage().contains("takes 3 arguments, got 2"),
-                    e.getMessage());
+            assertTrue(e.getMessage().contains("elbo4j_fill_f32") && e.getMessage().contains("takes 3 arguments")
+                    && e.getMessage().contains("got 2"), e.getMessage());
         }
     }
 
     @Test
-    void aWrongArgumentSizeIsRejectedNamingTheIndexAndBothSizes() {
-        assumeParameterInfo();
+    void aWrongArgumentTypeIsRejectedNamingTheIndexAndTheDeclaration() {
         try (DeviceBuffer out = cuda.allocateFloats(4)) {
-            // n is a long long: an Integer is 4 bytes where 8 are expected.
+            // n is a long long: an Integer is not a Long.
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> fill.launch(null, 1, 32, out, 1f, 4));
-            assertTrue(e.getMessage().contains("argument 2") && e.getMessage().contains("4 bytes")
-                    && e.getMessage().contains("8 bytes"), e.getMessage());
-            // value is a float: a Double is 8 bytes where 4 are expected.
+            assertTrue(e.getMessage().contains("argument 2") && e.getMessage().contains("Integer")
+                    && e.getMessage().contains("declared LONG"), e.getMessage());
+            // value is a float: a Double is not a Float.
             assertThrows(IllegalArgumentException.class, () -> fill.launch(null, 1, 32, out, 1.0, 4L));
         }
     }
@@ -136,21 +149,25 @@ class KernelLaunchTest {
         try (DeviceBuffer out = cuda.allocateFloats(4)) {
             IllegalArgumentException unsupported = assertThrows(IllegalArgumentException.class,
                     () -> fill.launch(null, 1, 32, out, "1.0", 4L));
-            assertTrue(unsupported.getMessage().contains("java.lang.String"), unsupported.getMessage());
+            assertTrue(unsupported.getMessage().contains("String"), unsupported.getMessage());
             assertThrows(IllegalArgumentException.class, () -> fill.launch(null, 1, 32, out, null, 4L));
+            IllegalArgumentException nullPointer = assertThrows(IllegalArgumentException.class,
+                    () -> fill.launch(null, 1, 32, null, 1f, 4L));
+            assertTrue(nullPointer.getMessage().contains("declared POINTER"), nullPointer.getMessage());
             assertThrows(IllegalArgumentException.class, () -> fill.launch(null, 1, 32, (Object[]) null));
         }
     }
 
     @Test
-    void aBufferOfAnotherContextIsRejectedBeforeTheLaunch() {
+    void aBufferOfAnotherContextIsRejectedBeforeTheLaunchNamingBothContexts() {
         try (CudaContext other = CudaRuntime.get().openContext(0);
              DeviceBuffer foreign = other.allocateFloats(4)) {
             foreign.fillFloats(7f);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> fill.launch(null, 1, 32, foreign, 1f, 4L));
-            assertTrue(e.getMessage().contains("elbo4j_fill_f32") && e.getMessage().contains("another context"),
-                    e.getMessage());
+            assertTrue(e.getMessage().contains("elbo4j_fill_f32")
+                    && e.getMessage().contains("belongs to CudaContext#" + other.id() + "(device 0), not to CudaContext#"
+                    + cuda.id() + "(device 0)"), e.getMessage());
             assertArrayEquals(new float[] {7f, 7f, 7f, 7f}, foreign.toFloatArray());
         }
     }
@@ -179,7 +196,8 @@ class KernelLaunchTest {
 
     @Test
     void aMissingKernelIsNamed() {
-        CudaException e = assertThrows(CudaException.class, () -> cuda.kernels().function("elbo4j_no_such_kernel"));
+        CudaException e = assertThrows(CudaException.class,
+                () -> cuda.kernels().function("elbo4j_no_such_kernel", POINTER));
         assertEquals("CUDA_ERROR_NOT_FOUND", e.resultName(), e.getMessage());
         assertEquals(500, e.resultCode(), e.getMessage());
         assertEquals("cuModuleGetFunction", e.call());
@@ -216,14 +234,14 @@ class KernelLaunchTest {
     void aClosedModuleRefusesLookupsAndLaunchesAndKernelsReloads() {
         try (CudaContext context = CudaRuntime.get().openContext(0); DeviceBuffer out = context.allocateFloats(4)) {
             CudaModule first = context.kernels();
-            CudaFunction function = first.function("elbo4j_fill_f32");
+            CudaFunction function = first.function("elbo4j_fill_f32", POINTER, FLOAT, LONG);
             first.close();
             first.close();
-            assertThrows(IllegalStateException.class, () -> first.function("elbo4j_fill_f32"));
+            assertThrows(IllegalStateException.class, () -> first.function("elbo4j_fill_f32", POINTER, FLOAT, LONG));
             assertThrows(IllegalStateException.class, () -> function.launch(null, 1, 32, out, 1f, 4L));
             CudaModule second = context.kernels();
             assertNotSame(first, second);
-            second.function("elbo4j_fill_f32").launch(null, 1, 32, out, 1f, 4L);
+            second.function("elbo4j_fill_f32", POINTER, FLOAT, LONG).launch(null, 1, 32, out, 1f, 4L);
             assertArrayEquals(new float[] {1f, 1f, 1f, 1f}, out.toFloatArray());
         }
     }
