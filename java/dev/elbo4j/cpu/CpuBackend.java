@@ -1,0 +1,1221 @@
+package dev.elbo4j.cpu;
+
+import static dev.elbo4j.cpu.CpuBuffers.arrayLength;
+import static dev.elbo4j.cpu.CpuBuffers.bytes;
+import static dev.elbo4j.cpu.CpuBuffers.floats;
+import static dev.elbo4j.cpu.CpuBuffers.ints;
+import static dev.elbo4j.cpu.CpuBuffers.optionalFloats;
+
+import java.util.Objects;
+
+import dev.elbo4j.cpu.CpuBuffers.CpuBytes;
+import dev.elbo4j.cpu.CpuBuffers.CpuFloats;
+import dev.elbo4j.cpu.CpuBuffers.CpuInts;
+import dev.elbo4j.cpu.CpuBuffers.Root;
+import dev.elbo4j.cuda.GemmPrecision;
+import dev.elbo4j.nn.Activation;
+import dev.elbo4j.nn.AdamSettings;
+import dev.elbo4j.nn.Backend;
+import dev.elbo4j.nn.KlSchedule;
+import dev.elbo4j.nn.StepStatus;
+import dev.elbo4j.reference.Philox;
+import dev.elbo4j.shape.DenseShape;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
+
+/**
+ * The fast CPU backend: GEMMs through OpenBLAS ({@link OpenBlas}, from the {@code org.bytedeco:openblas} artifact),
+ * everything else as fused loops over rows on a persistent pool of threads, on plain Java arrays that the JIT
+ * vectorizes. A step allocates nothing: every operation's arguments go into a preallocated task object.
+ *
+ * <p>Determinism: elementwise operations do not depend on how rows are shared out; every reduction (bias
+ * gradients, the Gaussian log-variance gradient, the gradient norm, the batch totals) adds in one fixed order that
+ * does not depend on the thread count, so the same inputs give the same bits. (OpenBLAS's sgemm splits its work
+ * over rows and columns of C, never over k, so its results do not depend on its thread count either.)
+ *
+ * <p>Precision: float32 storage; transcendental functions (exp, log, tanh, the Box-Muller normals) in double,
+ * rounded once; row sums in double. Results match {@code dev.elbo4j.reference} within the spec's tolerances.
+ * Only {@link GemmPrecision#FP32} is offered.
+ */
+public final class CpuBackend implements Backend {
+
+    private static final double LOG_TWO_PI = Math.log(2.0 * Math.PI);
+    private static final double TWO_PI = 2.0 * Math.PI;
+    /** Elements per partial sum of the gradient norm: fixed, so the sum's order never depends on the threads. */
+    private static final int NORM_BLOCK = 8192;
+    /** Elements per chunk of elementwise passes over the flat buffers (Adam). */
+    private static final int FLAT_CHUNK = 16384;
+
+    private final WorkerPool pool;
+    private final GatherTask gatherTask;
+    private final BiasActivationTask biasActivationTask = new BiasActivationTask();
+    private final ActivationBackwardTask activationBackwardTask = new ActivationBackwardTask();
+    private final ColumnSumTask columnSumTask = new ColumnSumTask();
+    private final LatentForwardTask latentForwardTask;
+    private final LatentBackwardTask latentBackwardTask;
+    private final BernoulliTask bernoulliTask = new BernoulliTask();
+    private final GaussianTask gaussianTask = new GaussianTask();
+    private final GaussianLogVarianceTask gaussianLogVarianceTask = new GaussianLogVarianceTask();
+    private final IwaeTask iwaeTask = new IwaeTask();
+    private final NormTask normTask = new NormTask();
+    private final AdamTask adamTask = new AdamTask();
+    private double[] normPartials = new double[0];
+    private double[] klPerDimension = new double[0];
+    private volatile boolean closed;
+
+    private CpuBackend(int threads) {
+        OpenBlas.load();
+        OpenBlas.setThreads(threads);
+        this.pool = new WorkerPool(threads);
+        this.gatherTask = new GatherTask(threads);
+        this.latentForwardTask = new LatentForwardTask(threads);
+        this.latentBackwardTask = new LatentBackwardTask(threads);
+    }
+
+    /**
+     * A backend running on {@code threads} threads (its own loops and OpenBLAS's).
+     *
+     * @throws IllegalArgumentException when {@code threads < 1}
+     * @throws IllegalStateException    when OpenBLAS cannot be loaded (the message says why)
+     */
+    public static CpuBackend create(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1 but is " + threads);
+        }
+        return new CpuBackend(threads);
+    }
+
+    /** A backend on as many threads as the machine has processors. */
+    public static CpuBackend create() {
+        return create(Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The number of threads. */
+    public int threads() {
+        return pool.threads();
+    }
+
+    @Override
+    public String description() {
+        return "cpu (OpenBLAS " + OpenBlas.version() + ", " + pool.threads() + " threads)";
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            pool.close();
+        }
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the CPU backend is closed");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ memory
+
+    @Override
+    public Floats allocateFloats(long count) {
+        checkOpen();
+        int length = arrayLength(count, "floats");
+        return new CpuFloats(new Root(this), new float[length], 0, length);
+    }
+
+    @Override
+    public Bytes allocateBytes(long count) {
+        checkOpen();
+        int length = arrayLength(count, "bytes");
+        return new CpuBytes(new Root(this), new byte[length], 0, length);
+    }
+
+    @Override
+    public Ints allocateInts(long count) {
+        checkOpen();
+        return new CpuInts(new Root(this), new int[arrayLength(count, "ints")]);
+    }
+
+    @Override
+    public void upload(float[] source, Floats destination) {
+        Objects.requireNonNull(source, "source");
+        CpuFloats to = floats(this, destination, "destination", 0);
+        sameLength(source.length, to.length);
+        System.arraycopy(source, 0, to.array, to.offset, to.length);
+    }
+
+    @Override
+    public void upload(byte[] source, Bytes destination) {
+        Objects.requireNonNull(source, "source");
+        CpuBytes to = bytes(this, destination, "destination", 0);
+        sameLength(source.length, to.length);
+        System.arraycopy(source, 0, to.array, to.offset, to.length);
+    }
+
+    @Override
+    public void upload(int[] source, Ints destination) {
+        Objects.requireNonNull(source, "source");
+        CpuInts to = ints(this, destination, "destination", 0);
+        sameLength(source.length, to.array.length);
+        System.arraycopy(source, 0, to.array, 0, source.length);
+    }
+
+    @Override
+    public void download(Floats source, float[] destination) {
+        Objects.requireNonNull(destination, "destination");
+        CpuFloats from = floats(this, source, "source", 0);
+        sameLength(destination.length, from.length);
+        System.arraycopy(from.array, from.offset, destination, 0, from.length);
+    }
+
+    private static void sameLength(int hostLength, int bufferLength) {
+        if (hostLength != bufferLength) {
+            throw new IllegalArgumentException("the host array has " + hostLength + " elements but the buffer "
+                    + bufferLength);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ state
+
+    /** The step state: plain fields (the "backend memory" of the CPU). */
+    private static final class CpuStepState implements StepState {
+        final CpuBackend owner;
+        boolean closed;
+        long step;
+        long updates;
+        long cursor;
+        long skipped;
+        long skippedInARow;
+        float loss;
+        float elbo;
+        float kl;
+        float beta;
+        float gradientNorm;
+        double lossSum;
+        double elboSum;
+        double klSum;
+        long summedSteps;
+
+        CpuStepState(CpuBackend owner) {
+            this.owner = owner;
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+        }
+    }
+
+    private CpuStepState state(StepState state) {
+        Objects.requireNonNull(state, "state");
+        if (!(state instanceof CpuStepState cpu) || cpu.owner != this) {
+            throw new IllegalArgumentException("state is not a step state of this CPU backend");
+        }
+        if (cpu.closed) {
+            throw new IllegalStateException("state is closed");
+        }
+        return cpu;
+    }
+
+    @Override
+    public StepState allocateState() {
+        checkOpen();
+        CpuStepState state = new CpuStepState(this);
+        writeState(state, StepStatus.initial());
+        return state;
+    }
+
+    @Override
+    public StepStatus readState(StepState handle) {
+        CpuStepState s = state(handle);
+        return new StepStatus(s.step, s.updates, s.cursor, s.skipped, s.skippedInARow, s.loss, s.elbo, s.kl, s.beta,
+                s.gradientNorm, s.lossSum, s.elboSum, s.klSum, s.summedSteps);
+    }
+
+    @Override
+    public void writeState(StepState handle, StepStatus status) {
+        CpuStepState s = state(handle);
+        Objects.requireNonNull(status, "status");
+        s.step = status.step();
+        s.updates = status.updates();
+        s.cursor = status.cursor();
+        s.skipped = status.skipped();
+        s.skippedInARow = status.skippedInARow();
+        s.loss = status.loss();
+        s.elbo = status.elbo();
+        s.kl = status.kl();
+        s.beta = status.beta();
+        s.gradientNorm = status.gradientNorm();
+        s.lossSum = status.lossSum();
+        s.elboSum = status.elboSum();
+        s.klSum = status.klSum();
+        s.summedSteps = status.summedSteps();
+    }
+
+    @Override
+    public void advance(StepState handle, int rows) {
+        CpuStepState s = state(handle);
+        if (rows < 0) {
+            throw new IllegalArgumentException("rows must be at least 0 but is " + rows);
+        }
+        s.step++;
+        s.cursor += rows;
+    }
+
+    // ------------------------------------------------------------------------------------------------ data
+
+    @Override
+    public void gatherRows(Bytes dataset, int dims, Ints order, StepState handle, int rows, boolean binarize,
+                           long seed, Floats x) {
+        checkOpen();
+        CpuStepState s = state(handle);
+        positive(dims, "D (dims)");
+        positive(rows, "B (rows)");
+        CpuBytes data = bytes(this, dataset, "dataset", dims);
+        long cursorEnd = s.cursor + rows;
+        CpuInts indices = ints(this, order, "order", cursorEnd);
+        CpuFloats out = floats(this, x, "x", (long) rows * dims);
+        int datasetRows = data.length / dims;
+        for (long i = s.cursor; i < cursorEnd; i++) {
+            int row = indices.array[(int) i];
+            if (row < 0 || row >= datasetRows) {
+                throw new IllegalArgumentException("order[" + i + "] = " + row + " is not a row of a data set of "
+                        + datasetRows + " rows");
+            }
+        }
+        GatherTask task = gatherTask;
+        task.data = data;
+        task.order = indices.array;
+        task.cursor = (int) s.cursor;
+        task.dims = dims;
+        task.binarize = binarize;
+        task.seed = seed;
+        task.offset = (int) s.step;
+        task.out = out;
+        pool.run(task, rows, pool.chunkFor(rows, 2, 8), (long) rows * dims);
+        task.data = null;
+        task.out = null;
+    }
+
+    private static final class GatherTask extends WorkerPool.RangeTask {
+        final int[][] words;
+        CpuBytes data;
+        int[] order;
+        int cursor;
+        int dims;
+        boolean binarize;
+        long seed;
+        int offset;
+        CpuFloats out;
+
+        GatherTask(int threads) {
+            words = new int[threads][4];
+        }
+
+        @Override
+        void run(int from, int to, int worker) {
+            byte[] pixels = data.array;
+            float[] x = out.array;
+            int[] block = words[worker];
+            for (int i = from; i < to; i++) {
+                int source = data.offset + order[cursor + i] * dims;
+                int target = out.offset + i * dims;
+                if (!binarize) {
+                    for (int d = 0; d < dims; d++) {
+                        x[target + d] = (pixels[source + d] & 0xFF) / 255f;
+                    }
+                } else {
+                    long first = (long) i * dims;
+                    long loaded = -1;
+                    for (int d = 0; d < dims; d++) {
+                        long n = first + d;
+                        if ((n >>> 2) != loaded) {
+                            loaded = n >>> 2;
+                            Philox.block((int) loaded, (int) (loaded >>> 32), offset, Philox.STREAM_BINARIZATION,
+                                    (int) seed, (int) (seed >>> 32), block);
+                        }
+                        float value = (pixels[source + d] & 0xFF) / 255f;
+                        x[target + d] = Philox.uniform(block[(int) (n & 3)]) <= value ? 1f : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ dense
+
+    @Override
+    public boolean supports(GemmPrecision precision) {
+        return precision == GemmPrecision.FP32;
+    }
+
+    @Override
+    public void gemm(GemmPrecision precision, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     Floats a, int lda, Floats b, int ldb, float beta, Floats c, int ldc) {
+        checkOpen();
+        Objects.requireNonNull(precision, "precision");
+        if (!supports(precision)) {
+            throw new IllegalArgumentException("GEMM precision " + precision + " is not available on the CPU "
+                    + "backend: it computes in FP32 only (TF32 and BF16 are tensor-core formats of a GPU)");
+        }
+        positive(m, "m");
+        positive(n, "n");
+        positive(k, "k");
+        CpuFloats matrixA = matrix(a, "A", transA ? k : m, transA ? m : k, lda);
+        CpuFloats matrixB = matrix(b, "B", transB ? n : k, transB ? k : n, ldb);
+        CpuFloats matrixC = matrix(c, "C", m, n, ldc);
+        if (matrixC.array == matrixA.array || matrixC.array == matrixB.array) {
+            overlapCheck(matrixC, (long) (m - 1) * ldc + n, matrixA, transA ? (long) (k - 1) * lda + m
+                    : (long) (m - 1) * lda + k, "A");
+            overlapCheck(matrixC, (long) (m - 1) * ldc + n, matrixB, transB ? (long) (n - 1) * ldb + k
+                    : (long) (k - 1) * ldb + n, "B");
+        }
+        OpenBlas.sgemm(transA, transB, m, n, k, alpha, matrixA.array, matrixA.offset, lda, matrixB.array,
+                matrixB.offset, ldb, beta, matrixC.array, matrixC.offset, ldc);
+    }
+
+    private CpuFloats matrix(Floats buffer, String name, int rows, int columns, int stride) {
+        if (stride < columns) {
+            throw new IllegalArgumentException("the row stride of " + name + " (" + stride + ") is less than its "
+                    + columns + " columns");
+        }
+        return floats(this, buffer, name, (long) (rows - 1) * stride + columns);
+    }
+
+    private static void overlapCheck(CpuFloats c, long cSpan, CpuFloats other, long otherSpan, String name) {
+        if (c.array == other.array && c.offset < other.offset + otherSpan && other.offset < c.offset + cSpan) {
+            throw new IllegalArgumentException("C overlaps " + name);
+        }
+    }
+
+    @Override
+    public void biasActivation(DenseShape shape, Floats bias, Activation activation, Floats preActivation,
+                               Floats output) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(activation, "activation");
+        long elements = shape.outputElements();
+        BiasActivationTask task = biasActivationTask;
+        task.bias = floats(this, bias, "bias", shape.outputs());
+        task.pre = floats(this, preActivation, "preActivation", elements);
+        task.out = floats(this, output, "output", elements);
+        if (task.out.array == task.pre.array && task.out.offset == task.pre.offset
+                && activation != Activation.IDENTITY) {
+            throw new IllegalArgumentException("output may be preActivation itself only for IDENTITY, not "
+                    + activation + ": the backward needs the pre-activation");
+        }
+        task.activation = activation;
+        task.columns = shape.outputs();
+        pool.run(task, shape.rows(), pool.chunkFor(shape.rows(), 2, 4), elements);
+        task.clear();
+    }
+
+    private static final class BiasActivationTask extends WorkerPool.RangeTask {
+        CpuFloats bias;
+        CpuFloats pre;
+        CpuFloats out;
+        Activation activation;
+        int columns;
+
+        @Override
+        void run(int from, int to, int worker) {
+            float[] b = bias.array;
+            int bo = bias.offset;
+            float[] p = pre.array;
+            float[] y = out.array;
+            for (int r = from; r < to; r++) {
+                int po = pre.offset + r * columns;
+                int yo = out.offset + r * columns;
+                switch (activation) {
+                    case IDENTITY -> {
+                        for (int o = 0; o < columns; o++) {
+                            float v = p[po + o] + b[bo + o];
+                            p[po + o] = v;
+                            y[yo + o] = v;
+                        }
+                    }
+                    case RELU -> {
+                        for (int o = 0; o < columns; o++) {
+                            float v = p[po + o] + b[bo + o];
+                            p[po + o] = v;
+                            y[yo + o] = Math.max(v, 0f);
+                        }
+                    }
+                    case LEAKY_RELU -> {
+                        float slope = (float) Activation.LEAKY_SLOPE;
+                        for (int o = 0; o < columns; o++) {
+                            float v = p[po + o] + b[bo + o];
+                            p[po + o] = v;
+                            y[yo + o] = v > 0f ? v : slope * v;
+                        }
+                    }
+                    case TANH, SILU -> {
+                        for (int o = 0; o < columns; o++) {
+                            float v = p[po + o] + b[bo + o];
+                            p[po + o] = v;
+                            y[yo + o] = (float) activation.apply(v);
+                        }
+                    }
+                }
+            }
+        }
+
+        void clear() {
+            bias = pre = out = null;
+        }
+    }
+
+    @Override
+    public void activationBackward(DenseShape shape, Activation activation, Floats preActivation, Floats dOutput,
+                                   Floats dPreActivation) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(activation, "activation");
+        long elements = shape.outputElements();
+        ActivationBackwardTask task = activationBackwardTask;
+        task.pre = floats(this, preActivation, "preActivation", elements);
+        task.dOut = floats(this, dOutput, "dOutput", elements);
+        task.dPre = floats(this, dPreActivation, "dPreActivation", elements);
+        task.activation = activation;
+        task.columns = shape.outputs();
+        pool.run(task, shape.rows(), pool.chunkFor(shape.rows(), 2, 4), elements);
+        task.pre = task.dOut = task.dPre = null;
+    }
+
+    private static final class ActivationBackwardTask extends WorkerPool.RangeTask {
+        CpuFloats pre;
+        CpuFloats dOut;
+        CpuFloats dPre;
+        Activation activation;
+        int columns;
+
+        @Override
+        void run(int from, int to, int worker) {
+            float[] p = pre.array;
+            float[] g = dOut.array;
+            float[] d = dPre.array;
+            for (int r = from; r < to; r++) {
+                int po = pre.offset + r * columns;
+                int go = dOut.offset + r * columns;
+                int dd = dPre.offset + r * columns;
+                switch (activation) {
+                    case IDENTITY -> {
+                        for (int o = 0; o < columns; o++) {
+                            d[dd + o] = g[go + o];
+                        }
+                    }
+                    case RELU -> {
+                        for (int o = 0; o < columns; o++) {
+                            d[dd + o] = p[po + o] > 0f ? g[go + o] : 0f;
+                        }
+                    }
+                    case LEAKY_RELU -> {
+                        float slope = (float) Activation.LEAKY_SLOPE;
+                        for (int o = 0; o < columns; o++) {
+                            d[dd + o] = p[po + o] > 0f ? g[go + o] : slope * g[go + o];
+                        }
+                    }
+                    case TANH, SILU -> {
+                        for (int o = 0; o < columns; o++) {
+                            d[dd + o] = (float) (g[go + o] * activation.derivative(p[po + o]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void biasGradient(DenseShape shape, Floats dPreActivation, Floats dBias) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        columnSums(floats(this, dPreActivation, "dPreActivation", shape.outputElements()), shape.rows(),
+                shape.outputs(), 1.0, floats(this, dBias, "dBias", shape.outputs()));
+    }
+
+    /** {@code out[c] = scale * sum_r in[r][c]}, each column in row order, in double; columns shared out. */
+    private void columnSums(CpuFloats in, int rows, int columns, double scale, CpuFloats out) {
+        ColumnSumTask task = columnSumTask;
+        task.in = in;
+        task.rows = rows;
+        task.columns = columns;
+        task.scale = scale;
+        task.out = out;
+        task.ensureScratch(pool.threads(), columns);
+        pool.run(task, columns, pool.chunkFor(columns, 1, 64), (long) rows * columns);
+        task.in = task.out = null;
+    }
+
+    private static final class ColumnSumTask extends WorkerPool.RangeTask {
+        double[][] sums = new double[0][];
+        CpuFloats in;
+        CpuFloats out;
+        int rows;
+        int columns;
+        double scale;
+
+        void ensureScratch(int threads, int width) {
+            if (sums.length < threads || sums[0].length < width) {
+                sums = new double[threads][width];
+            }
+        }
+
+        @Override
+        void run(int from, int to, int worker) {
+            double[] acc = sums[worker];
+            float[] a = in.array;
+            int width = to - from;
+            java.util.Arrays.fill(acc, 0, width, 0.0);
+            for (int r = 0; r < rows; r++) {
+                int base = in.offset + r * columns + from;
+                for (int c = 0; c < width; c++) {
+                    acc[c] += a[base + c];
+                }
+            }
+            for (int c = 0; c < width; c++) {
+                out.array[out.offset + from + c] = (float) (scale * acc[c]);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ latent
+
+    @Override
+    public void latentForward(LatentShape shape, Floats muLogvar, long seed, StepState handle, Floats z, Floats kl,
+                              Floats logRatio) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        CpuStepState s = state(handle);
+        LatentForwardTask task = latentForwardTask;
+        task.muLogvar = floats(this, muLogvar, "muLogvar", shape.encoderElements());
+        task.z = floats(this, z, "z", shape.sampleElements());
+        task.kl = optionalFloats(this, kl, "kl", shape.batch());
+        task.logRatio = optionalFloats(this, logRatio, "logRatio", (long) shape.samples() * shape.batch());
+        task.shape = shape;
+        task.seed = seed;
+        task.offset = (int) s.step;
+        task.ensureScratch(shape.latent());
+        pool.run(task, shape.batch(), pool.chunkFor(shape.batch(), 2, 1), 16 * shape.sampleElements());
+        task.muLogvar = task.z = task.kl = task.logRatio = null;
+    }
+
+    /** Standard normals {@code eps[k][b][0..L)} (Philox elements from {@code (k*B + b)*L}) into {@code out}. */
+    private static void normals(long seed, int offset, long first, int count, int[] words, float[] out) {
+        long loaded = -1;
+        for (int i = 0; i < count; i++) {
+            long n = first + i;
+            if ((n >>> 2) != loaded) {
+                loaded = n >>> 2;
+                Philox.block((int) loaded, (int) (loaded >>> 32), offset, Philox.STREAM_REPARAMETERIZATION,
+                        (int) seed, (int) (seed >>> 32), words);
+            }
+            int j = (int) (n & 3);
+            int pair = j >> 1;
+            double radius = Math.sqrt(-2.0 * Math.log(Philox.uniform(words[2 * pair])));
+            double angle = TWO_PI * Philox.uniform(words[2 * pair + 1]);
+            out[i] = (float) (radius * ((j & 1) == 0 ? Math.cos(angle) : Math.sin(angle)));
+        }
+    }
+
+    private static final class LatentForwardTask extends WorkerPool.RangeTask {
+        final int[][] words;
+        float[][] eps;
+        CpuFloats muLogvar;
+        CpuFloats z;
+        CpuFloats kl;
+        CpuFloats logRatio;
+        LatentShape shape;
+        long seed;
+        int offset;
+
+        LatentForwardTask(int threads) {
+            words = new int[threads][4];
+            eps = new float[threads][0];
+        }
+
+        void ensureScratch(int latent) {
+            if (eps[0].length < latent) {
+                eps = new float[eps.length][latent];
+            }
+        }
+
+        @Override
+        void run(int from, int to, int worker) {
+            int latent = shape.latent();
+            int batch = shape.batch();
+            int stride = shape.rowStride();
+            float[] e = eps[worker];
+            float[] ml = muLogvar.array;
+            int mo = muLogvar.offset;
+            for (int b = from; b < to; b++) {
+                int row = mo + b * stride;
+                if (kl != null) {
+                    double sum = 0;
+                    for (int l = 0; l < latent; l++) {
+                        double mu = ml[row + l];
+                        double logvar = ml[row + latent + l];
+                        sum += mu * mu + Math.exp(logvar) - 1.0 - logvar;
+                    }
+                    kl.array[kl.offset + b] = (float) (0.5 * sum);
+                }
+                for (int k = 0; k < shape.samples(); k++) {
+                    long first = ((long) k * batch + b) * latent;
+                    normals(seed, offset, first, latent, words[worker], e);
+                    double ratio = 0;
+                    int zo = z.offset + (int) first;
+                    for (int l = 0; l < latent; l++) {
+                        float logvar = ml[row + latent + l];
+                        float sample = (float) (ml[row + l] + Math.exp(0.5 * logvar) * e[l]);
+                        z.array[zo + l] = sample;
+                        ratio += (double) e[l] * e[l] + logvar - (double) sample * sample;
+                    }
+                    if (logRatio != null) {
+                        // log p(z) - log q(z|x) = -0.5 sum (z^2 + log 2pi) + 0.5 sum (eps^2 + log 2pi + logvar)
+                        logRatio.array[logRatio.offset + k * batch + b] = (float) (0.5 * ratio);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void latentBackward(LatentShape shape, Floats muLogvar, long seed, StepState handle, Floats dz,
+                               Floats klWeights, Floats dMuLogvar) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        CpuStepState s = state(handle);
+        LatentBackwardTask task = latentBackwardTask;
+        task.muLogvar = floats(this, muLogvar, "muLogvar", shape.encoderElements());
+        task.dz = floats(this, dz, "dz", shape.sampleElements());
+        task.klWeights = floats(this, klWeights, "klWeights", shape.latent());
+        task.dMuLogvar = floats(this, dMuLogvar, "dMuLogvar", shape.encoderElements());
+        task.shape = shape;
+        task.seed = seed;
+        task.offset = (int) s.step;
+        task.ensureScratch(shape.latent());
+        pool.run(task, shape.batch(), pool.chunkFor(shape.batch(), 2, 1), 16 * shape.sampleElements());
+        task.muLogvar = task.dz = task.klWeights = task.dMuLogvar = null;
+    }
+
+    private static final class LatentBackwardTask extends WorkerPool.RangeTask {
+        final int[][] words;
+        float[][] eps;
+        double[][] sums;
+        CpuFloats muLogvar;
+        CpuFloats dz;
+        CpuFloats klWeights;
+        CpuFloats dMuLogvar;
+        LatentShape shape;
+        long seed;
+        int offset;
+
+        LatentBackwardTask(int threads) {
+            words = new int[threads][4];
+            eps = new float[threads][0];
+            sums = new double[threads][0];
+        }
+
+        void ensureScratch(int latent) {
+            if (eps[0].length < latent) {
+                eps = new float[eps.length][latent];
+                sums = new double[sums.length][2 * latent];
+            }
+        }
+
+        @Override
+        void run(int from, int to, int worker) {
+            int latent = shape.latent();
+            int batch = shape.batch();
+            int stride = shape.rowStride();
+            float[] e = eps[worker];
+            double[] acc = sums[worker];
+            float[] ml = muLogvar.array;
+            float[] g = dz.array;
+            float[] w = klWeights.array;
+            for (int b = from; b < to; b++) {
+                int row = muLogvar.offset + b * stride;
+                java.util.Arrays.fill(acc, 0, 2 * latent, 0.0);
+                for (int k = 0; k < shape.samples(); k++) {
+                    long first = ((long) k * batch + b) * latent;
+                    normals(seed, offset, first, latent, words[worker], e);
+                    int go = dz.offset + (int) first;
+                    for (int l = 0; l < latent; l++) {
+                        double sigma = Math.exp(0.5 * ml[row + latent + l]);
+                        acc[l] += g[go + l];
+                        acc[latent + l] += (double) g[go + l] * (sigma * e[l]);
+                    }
+                }
+                int out = dMuLogvar.offset + b * stride;
+                for (int l = 0; l < latent; l++) {
+                    double weight = w[klWeights.offset + l];
+                    double logvar = ml[row + latent + l];
+                    dMuLogvar.array[out + l] = (float) (acc[l] + weight * ml[row + l]);
+                    dMuLogvar.array[out + latent + l] =
+                            (float) (0.5 * acc[latent + l] + weight * 0.5 * (Math.exp(logvar) - 1.0));
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ likelihoods
+
+    @Override
+    public void bernoulliLoss(LikelihoodShape shape, Floats logits, Floats x, float gradScale, Floats logProb,
+                              Floats grad) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        finite(gradScale, "gradScale");
+        BernoulliTask task = bernoulliTask;
+        task.logits = floats(this, logits, "logits", shape.outputElements());
+        task.x = floats(this, x, "x", shape.dataElements());
+        task.logProb = floats(this, logProb, "logProb", (long) shape.samples() * shape.batch());
+        task.grad = optionalFloats(this, grad, "grad", shape.outputElements());
+        task.batch = shape.batch();
+        task.dims = shape.dims();
+        task.gradScale = gradScale;
+        int rows = shape.samples() * shape.batch();
+        pool.run(task, rows, pool.chunkFor(rows, 2, 4), 8 * shape.outputElements());
+        task.logits = task.x = task.logProb = task.grad = null;
+    }
+
+    private static final class BernoulliTask extends WorkerPool.RangeTask {
+        CpuFloats logits;
+        CpuFloats x;
+        CpuFloats logProb;
+        CpuFloats grad;
+        int batch;
+        int dims;
+        float gradScale;
+
+        @Override
+        void run(int from, int to, int worker) {
+            float[] l = logits.array;
+            float[] t = x.array;
+            for (int r = from; r < to; r++) {
+                int lo = logits.offset + r * dims;
+                int xo = x.offset + (r % batch) * dims;
+                int go = grad == null ? 0 : grad.offset + r * dims;
+                double sum = 0;
+                for (int d = 0; d < dims; d++) {
+                    double logit = l[lo + d];
+                    double target = t[xo + d];
+                    double e = Math.exp(-Math.abs(logit));
+                    // log(1 + e) for e in (0, 1]: log1p's precision is not needed at float32 output precision.
+                    double softplus = Math.max(logit, 0.0) + Math.log(1.0 + e);
+                    sum += target * logit - softplus;
+                    if (grad != null) {
+                        double sigmoid = logit >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+                        grad.array[go + d] = (float) (gradScale * (sigmoid - target));
+                    }
+                }
+                logProb.array[logProb.offset + r] = (float) sum;
+            }
+        }
+    }
+
+    @Override
+    public void gaussianLoss(LikelihoodShape shape, Floats mean, Floats x, LogVariance logVariance, float gradScale,
+                             Floats logProb, Floats gradMean, Floats gradLogVar) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(logVariance, "logVariance");
+        finite(gradScale, "gradScale");
+        GaussianTask task = gaussianTask;
+        task.mean = floats(this, mean, "mean", shape.outputElements());
+        task.x = floats(this, x, "x", shape.dataElements());
+        task.logProb = floats(this, logProb, "logProb", (long) shape.samples() * shape.batch());
+        task.gradMean = optionalFloats(this, gradMean, "gradMean", shape.outputElements());
+        task.values = null;
+        task.valuesPerRow = false;
+        task.gradLogVarRows = null;
+        CpuFloats gradPerDimension = null;
+        switch (logVariance) {
+            case LogVariance.Fixed fixed -> {
+                finite(fixed.value(), "the fixed log-variance");
+                if (gradLogVar != null) {
+                    throw new IllegalArgumentException(
+                            "gradLogVar must be null for a fixed log-variance: a constant has no gradient");
+                }
+                task.fixed = fixed.value();
+            }
+            case LogVariance.PerDimension perDimension -> {
+                task.values = floats(this, perDimension.values(), "logVariance (per dimension)", shape.dims());
+                gradPerDimension = optionalFloats(this, gradLogVar, "gradLogVar (per dimension)", shape.dims());
+            }
+            case LogVariance.PerRow perRow -> {
+                task.values = floats(this, perRow.values(), "logVariance (per row)", shape.outputElements());
+                task.valuesPerRow = true;
+                task.gradLogVarRows = optionalFloats(this, gradLogVar, "gradLogVar (per row)",
+                        shape.outputElements());
+            }
+        }
+        task.batch = shape.batch();
+        task.dims = shape.dims();
+        task.gradScale = gradScale;
+        int rows = shape.samples() * shape.batch();
+        pool.run(task, rows, pool.chunkFor(rows, 2, 4), 8 * shape.outputElements());
+        if (gradPerDimension != null) {
+            GaussianLogVarianceTask columns = gaussianLogVarianceTask;
+            columns.mean = task.mean;
+            columns.x = task.x;
+            columns.values = task.values;
+            columns.out = gradPerDimension;
+            columns.rows = rows;
+            columns.batch = shape.batch();
+            columns.dims = shape.dims();
+            columns.gradScale = gradScale;
+            pool.run(columns, shape.dims(), pool.chunkFor(shape.dims(), 1, 16), 8 * shape.outputElements());
+            columns.mean = columns.x = columns.values = columns.out = null;
+        }
+        task.mean = task.x = task.logProb = task.gradMean = task.values = task.gradLogVarRows = null;
+    }
+
+    /** {@code (x - m)^2 e^-s} without {@code 0 * inf} (x = m, s very negative) or a needless overflow. */
+    static double scaledSquare(double diff, double logVar) {
+        if (diff == 0) {
+            return 0;
+        }
+        double precision = Math.exp(-logVar);
+        if (Double.isInfinite(precision)) {
+            return Math.exp(2.0 * Math.log(Math.abs(diff)) - logVar);
+        }
+        return diff * diff * precision;
+    }
+
+    /** {@code (m - x) e^-s} without {@code 0 * inf}. */
+    static double scaledDifference(double diff, double logVar) {
+        if (diff == 0) {
+            return 0;
+        }
+        double precision = Math.exp(-logVar);
+        if (Double.isInfinite(precision)) {
+            return -Math.signum(diff) * Math.exp(Math.log(Math.abs(diff)) - logVar);
+        }
+        return -diff * precision;
+    }
+
+    private static final class GaussianTask extends WorkerPool.RangeTask {
+        CpuFloats mean;
+        CpuFloats x;
+        CpuFloats logProb;
+        CpuFloats gradMean;
+        CpuFloats values;
+        CpuFloats gradLogVarRows;
+        boolean valuesPerRow;
+        float fixed;
+        int batch;
+        int dims;
+        float gradScale;
+
+        @Override
+        void run(int from, int to, int worker) {
+            for (int r = from; r < to; r++) {
+                int mo = mean.offset + r * dims;
+                int xo = x.offset + (r % batch) * dims;
+                double sum = 0;
+                for (int d = 0; d < dims; d++) {
+                    double s = values == null ? fixed
+                            : values.array[values.offset + (valuesPerRow ? r * dims : 0) + d];
+                    double diff = (double) x.array[xo + d] - mean.array[mo + d];
+                    double square = scaledSquare(diff, s);
+                    sum += LOG_TWO_PI + s + square;
+                    if (gradMean != null) {
+                        gradMean.array[gradMean.offset + r * dims + d] = (float) (gradScale * scaledDifference(diff, s));
+                    }
+                    if (gradLogVarRows != null) {
+                        gradLogVarRows.array[gradLogVarRows.offset + r * dims + d] =
+                                (float) (gradScale * 0.5 * (1.0 - square));
+                    }
+                }
+                logProb.array[logProb.offset + r] = (float) (-0.5 * sum);
+            }
+        }
+    }
+
+    private static final class GaussianLogVarianceTask extends WorkerPool.RangeTask {
+        CpuFloats mean;
+        CpuFloats x;
+        CpuFloats values;
+        CpuFloats out;
+        int rows;
+        int batch;
+        int dims;
+        float gradScale;
+
+        @Override
+        void run(int from, int to, int worker) {
+            for (int d = from; d < to; d++) {
+                double s = values.array[values.offset + d];
+                double sum = 0;
+                for (int r = 0; r < rows; r++) {
+                    double diff = (double) x.array[x.offset + (r % batch) * dims + d] - mean.array[mean.offset
+                            + r * dims + d];
+                    sum += 0.5 * (1.0 - scaledSquare(diff, s));
+                }
+                out.array[out.offset + d] = (float) (gradScale * sum);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ totals
+
+    @Override
+    public void lossTotals(StepState handle, KlSchedule schedule, LatentShape shape, Floats muLogvar,
+                           Floats logProb, Floats kl, Floats klWeights) {
+        checkOpen();
+        CpuStepState s = state(handle);
+        Objects.requireNonNull(schedule, "schedule");
+        Objects.requireNonNull(shape, "shape");
+        int batch = shape.batch();
+        int latent = shape.latent();
+        int samples = shape.samples();
+        CpuFloats ml = floats(this, muLogvar, "muLogvar", shape.encoderElements());
+        CpuFloats lp = floats(this, logProb, "logProb", (long) samples * batch);
+        CpuFloats klRows = floats(this, kl, "kl", batch);
+        CpuFloats weights = floats(this, klWeights, "klWeights", latent);
+        float beta = schedule.betaAt(s.step);
+        double logProbSum = 0;
+        for (int r = 0; r < samples * batch; r++) {
+            logProbSum += lp.array[lp.offset + r];
+        }
+        double klSum = 0;
+        for (int b = 0; b < batch; b++) {
+            klSum += klRows.array[klRows.offset + b];
+        }
+        double meanLogProb = logProbSum / ((double) samples * batch);
+        double meanKl = klSum / batch;
+        double klTerm = meanKl;
+        float rowWeight = (float) ((double) beta / batch);
+        if (schedule.freeBits() > 0) {
+            if (klPerDimension.length < latent) {
+                klPerDimension = new double[latent];
+            }
+            java.util.Arrays.fill(klPerDimension, 0, latent, 0.0);
+            for (int b = 0; b < batch; b++) {
+                int row = ml.offset + b * shape.rowStride();
+                for (int l = 0; l < latent; l++) {
+                    double mu = ml.array[row + l];
+                    double logvar = ml.array[row + latent + l];
+                    klPerDimension[l] += 0.5 * (mu * mu + Math.exp(logvar) - 1.0 - logvar);
+                }
+            }
+            klTerm = 0;
+            for (int l = 0; l < latent; l++) {
+                double dimension = klPerDimension[l] / batch;
+                boolean held = dimension < schedule.freeBits();
+                klTerm += held ? schedule.freeBits() : dimension;
+                weights.array[weights.offset + l] = held ? 0f : rowWeight;
+            }
+        } else {
+            for (int l = 0; l < latent; l++) {
+                weights.array[weights.offset + l] = rowWeight;
+            }
+        }
+        s.beta = beta;
+        s.loss = (float) (-meanLogProb + beta * klTerm);
+        s.elbo = (float) (meanLogProb - meanKl);
+        s.kl = (float) meanKl;
+        if (Float.isFinite(s.loss)) {
+            s.lossSum += s.loss;
+            s.elboSum += s.elbo;
+            s.klSum += s.kl;
+            s.summedSteps++;
+        }
+    }
+
+    @Override
+    public void iwaeBound(SampleShape shape, Floats logPx, Floats logRatio, Floats bound) {
+        checkOpen();
+        Objects.requireNonNull(shape, "shape");
+        IwaeTask task = iwaeTask;
+        task.logPx = floats(this, logPx, "logPx", shape.rows());
+        task.logRatio = floats(this, logRatio, "logRatio", shape.rows());
+        task.bound = floats(this, bound, "bound", shape.batch());
+        task.samples = shape.samples();
+        task.batch = shape.batch();
+        pool.run(task, shape.batch(), pool.chunkFor(shape.batch(), 2, 8), 4 * shape.rows());
+        task.logPx = task.logRatio = task.bound = null;
+    }
+
+    private static final class IwaeTask extends WorkerPool.RangeTask {
+        CpuFloats logPx;
+        CpuFloats logRatio;
+        CpuFloats bound;
+        int samples;
+        int batch;
+
+        @Override
+        void run(int from, int to, int worker) {
+            for (int b = from; b < to; b++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int k = 0; k < samples; k++) {
+                    max = Math.max(max, weight(k * batch + b));
+                }
+                if (Double.isInfinite(max) || Double.isNaN(max)) {
+                    bound.array[bound.offset + b] = (float) max;
+                    continue;
+                }
+                double sum = 0;
+                for (int k = 0; k < samples; k++) {
+                    sum += Math.exp(weight(k * batch + b) - max);
+                }
+                bound.array[bound.offset + b] = (float) (max + Math.log(sum) - Math.log(samples));
+            }
+        }
+
+        /** The log weight rounded to float32, as the kernels store it. */
+        private float weight(int index) {
+            return logPx.array[logPx.offset + index] + logRatio.array[logRatio.offset + index];
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ optimizer
+
+    @Override
+    public void gradientNorm(Floats gradients, StepState handle) {
+        checkOpen();
+        CpuStepState s = state(handle);
+        CpuFloats g = floats(this, gradients, "gradients", 0);
+        int blocks = (g.length + NORM_BLOCK - 1) / NORM_BLOCK;
+        if (normPartials.length < blocks) {
+            normPartials = new double[blocks];
+        }
+        NormTask task = normTask;
+        task.g = g;
+        task.partials = normPartials;
+        pool.run(task, blocks, pool.chunkFor(blocks, 2, 1), g.length);
+        double sum = 0;
+        for (int i = 0; i < blocks; i++) {
+            sum += normPartials[i];
+        }
+        task.g = null;
+        s.gradientNorm = (float) Math.sqrt(sum);
+    }
+
+    private static final class NormTask extends WorkerPool.RangeTask {
+        CpuFloats g;
+        double[] partials;
+
+        @Override
+        void run(int from, int to, int worker) {
+            float[] a = g.array;
+            for (int block = from; block < to; block++) {
+                int start = g.offset + block * NORM_BLOCK;
+                int end = g.offset + Math.min(g.length, (block + 1) * NORM_BLOCK);
+                // Four running sums in a fixed interleaving: the same order every run, and four times the ILP.
+                double s0 = 0;
+                double s1 = 0;
+                double s2 = 0;
+                double s3 = 0;
+                int i = start;
+                for (; i + 3 < end; i += 4) {
+                    double v0 = a[i];
+                    double v1 = a[i + 1];
+                    double v2 = a[i + 2];
+                    double v3 = a[i + 3];
+                    s0 += v0 * v0;
+                    s1 += v1 * v1;
+                    s2 += v2 * v2;
+                    s3 += v3 * v3;
+                }
+                for (; i < end; i++) {
+                    double v = a[i];
+                    s0 += v * v;
+                }
+                partials[block] = (s0 + s1) + (s2 + s3);
+            }
+        }
+    }
+
+    @Override
+    public void adam(AdamSettings settings, StepState handle, Floats parameters, Floats gradients,
+                     Floats firstMoments, Floats secondMoments) {
+        checkOpen();
+        Objects.requireNonNull(settings, "settings");
+        CpuStepState s = state(handle);
+        CpuFloats p = floats(this, parameters, "parameters", 0);
+        CpuFloats g = floats(this, gradients, "gradients", p.length);
+        CpuFloats m = floats(this, firstMoments, "firstMoments", p.length);
+        CpuFloats v = floats(this, secondMoments, "secondMoments", p.length);
+        if (!Float.isFinite(s.loss) || !Float.isFinite(s.gradientNorm)) {
+            s.skipped++;
+            s.skippedInARow++;
+            return;
+        }
+        long t = s.updates + 1;
+        AdamTask task = adamTask;
+        task.settings = settings;
+        task.gradScale = dev.elbo4j.reference.Adam.clipScale(settings, s.gradientNorm);
+        task.stepSize = (float) (settings.learningRate() / (1.0 - Math.pow(settings.beta1(), t)));
+        task.inverseCorrection2Sqrt = (float) (1.0 / Math.sqrt(1.0 - Math.pow(settings.beta2(), t)));
+        task.p = p;
+        task.g = g;
+        task.m = m;
+        task.v = v;
+        pool.run(task, p.length, FLAT_CHUNK, 4L * p.length);
+        task.p = task.g = task.m = task.v = null;
+        s.updates = t;
+        s.skippedInARow = 0;
+    }
+
+    private static final class AdamTask extends WorkerPool.RangeTask {
+        AdamSettings settings;
+        float gradScale;
+        float stepSize;
+        float inverseCorrection2Sqrt;
+        CpuFloats p;
+        CpuFloats g;
+        CpuFloats m;
+        CpuFloats v;
+
+        @Override
+        void run(int from, int to, int worker) {
+            float beta1 = settings.beta1();
+            float beta2 = settings.beta2();
+            float oneMinusBeta1 = 1f - beta1;
+            float oneMinusBeta2 = 1f - beta2;
+            float epsilon = settings.epsilon();
+            float scale = gradScale;
+            float step = stepSize;
+            float inverse = inverseCorrection2Sqrt;
+            float l2 = settings.decoupledWeightDecay() ? 0f : settings.weightDecay();
+            float decay = settings.decoupledWeightDecay() ? 1f - settings.learningRate() * settings.weightDecay() : 1f;
+            float[] pa = p.array;
+            float[] ga = g.array;
+            float[] ma = m.array;
+            float[] va = v.array;
+            int po = p.offset;
+            int go = g.offset;
+            int mo = m.offset;
+            int vo = v.offset;
+            for (int i = from; i < to; i++) {
+                float param = pa[po + i];
+                float grad = scale * ga[go + i] + l2 * param;
+                float first = beta1 * ma[mo + i] + oneMinusBeta1 * grad;
+                float second = beta2 * va[vo + i] + oneMinusBeta2 * grad * grad;
+                ma[mo + i] = first;
+                va[vo + i] = second;
+                pa[po + i] = param * decay - step * first / ((float) Math.sqrt(second) * inverse + epsilon);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ checks
+
+    private static void positive(int value, String name) {
+        if (value < 1) {
+            throw new IllegalArgumentException(name + " must be at least 1 but is " + value);
+        }
+    }
+
+    private static void finite(float value, String name) {
+        if (!Float.isFinite(value)) {
+            throw new IllegalArgumentException(name + " must be finite but is " + value);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.elbo4j.cpu;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A persistent pool that runs one {@link RangeTask} at a time over {@code [0, n)} cut into fixed chunks, the
+ * calling thread working beside {@code threads - 1} daemon workers. Which thread runs a chunk never changes a
+ * result: tasks write disjoint outputs per chunk, and reductions keep one partial per chunk that the caller adds in
+ * chunk order. Nothing is allocated per call.
+ */
+final class WorkerPool implements AutoCloseable {
+
+    /** A body over a range of items; {@code worker} (in [0, threads)) selects per-thread scratch memory. */
+    abstract static class RangeTask {
+        abstract void run(int from, int to, int worker);
+    }
+
+    /**
+     * How long a worker spins for the next task before parking. Short: between two parallel operations there is
+     * usually a GEMM, whose OpenBLAS threads need the cores more than a spinning worker does.
+     */
+    private static final long SPIN_NANOS = 5_000;
+    /**
+     * Below this many element operations a task runs on the calling thread alone: waking a parked worker costs
+     * tens of microseconds, more than the work saves.
+     */
+    static final long PARALLEL_WORK = 1 << 17;
+
+    private final int threads;
+    private final Thread[] workers;
+    /** The generation (high 32 bits) and the next unclaimed chunk (low 32 bits) of the current task. */
+    private final AtomicLong ticket = new AtomicLong();
+    private final AtomicInteger pendingChunks = new AtomicInteger();
+    private volatile int generation;
+    private volatile boolean closed;
+    private RangeTask task;
+    private int items;
+    private int chunkSize;
+    private int chunks;
+
+    WorkerPool(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1 but is " + threads);
+        }
+        this.threads = threads;
+        this.workers = new Thread[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            int worker = i + 1;
+            workers[i] = Thread.ofPlatform().daemon().name("elbo4j-cpu-" + worker).unstarted(() -> work(worker));
+            workers[i].start();
+        }
+    }
+
+    int threads() {
+        return threads;
+    }
+
+    /**
+     * Runs {@code task} over {@code [0, items)} in chunks of {@code chunkSize} (the last may be shorter), returning
+     * when all are done. With one chunk, one thread, or less than {@link #PARALLEL_WORK} of {@code work} (element
+     * operations in all), the caller runs everything.
+     */
+    void run(RangeTask task, int items, int chunkSize, long work) {
+        if (items <= 0) {
+            return;
+        }
+        int chunkCount = (int) ((items + (long) chunkSize - 1) / chunkSize);
+        if (chunkCount == 1 || workers.length == 0 || work < PARALLEL_WORK) {
+            for (int c = 0; c < chunkCount; c++) {
+                task.run(c * chunkSize, Math.min(items, (c + 1) * chunkSize), 0);
+            }
+            return;
+        }
+        if (closed) {
+            throw new IllegalStateException("the CPU backend is closed");
+        }
+        this.task = task;
+        this.items = items;
+        this.chunkSize = chunkSize;
+        this.chunks = chunkCount;
+        pendingChunks.set(chunkCount);
+        int next = generation + 1;
+        ticket.set((long) next << 32);
+        generation = next; // publishes the fields above to the workers
+        for (Thread worker : workers) {
+            LockSupport.unpark(worker);
+        }
+        runChunks(0, next);
+        while (pendingChunks.get() > 0) {
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Chunks of size {@code chunk} that split {@code items} into about {@code perThread} pieces per thread. */
+    int chunkFor(int items, int perThread, int minimum) {
+        int pieces = threads * perThread;
+        return Math.max(minimum, (items + pieces - 1) / pieces);
+    }
+
+    /**
+     * Claims and runs chunks of generation {@code expected} until none is left. The fields read here are stable
+     * while a chunk of that generation is unclaimed (the caller rewrites them only after all chunks are done), and
+     * a claim succeeds only then, so a worker that wakes late never runs a stale or half-written task.
+     */
+    private void runChunks(int worker, int expected) {
+        RangeTask current = task;
+        int size = chunkSize;
+        int total = items;
+        int count = chunks;
+        while (true) {
+            long claim = ticket.get();
+            int chunk = (int) claim;
+            if ((int) (claim >>> 32) != expected || chunk >= count) {
+                return;
+            }
+            if (!ticket.compareAndSet(claim, claim + 1)) {
+                continue;
+            }
+            try {
+                current.run(chunk * size, Math.min(total, (chunk + 1) * size), worker);
+            } finally {
+                pendingChunks.decrementAndGet();
+            }
+        }
+    }
+
+    private void work(int worker) {
+        int seen = generation;
+        while (!closed) {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (generation == seen && !closed) {
+                if (System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.park(this);
+                }
+            }
+            if (closed) {
+                return;
+            }
+            seen = generation;
+            runChunks(worker, seen);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread worker : workers) {
+            LockSupport.unpark(worker);
+        }
+    }
+}

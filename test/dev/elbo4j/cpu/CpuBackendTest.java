@@ -1,0 +1,453 @@
+package dev.elbo4j.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import dev.elbo4j.cuda.GemmPrecision;
+import dev.elbo4j.nn.Activation;
+import dev.elbo4j.nn.AdamSettings;
+import dev.elbo4j.nn.Backend;
+import dev.elbo4j.nn.Backend.Floats;
+import dev.elbo4j.nn.KlSchedule;
+import dev.elbo4j.nn.StepStatus;
+import dev.elbo4j.reference.Adam;
+import dev.elbo4j.reference.Bernoulli;
+import dev.elbo4j.reference.Dense;
+import dev.elbo4j.reference.Gaussian;
+import dev.elbo4j.reference.GradientNorm;
+import dev.elbo4j.reference.Iwae;
+import dev.elbo4j.reference.Philox;
+import dev.elbo4j.reference.Reparameterization;
+import dev.elbo4j.reference.Targets;
+import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.DenseShape;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+import dev.elbo4j.shape.SampleShape;
+
+/**
+ * Every operation of the CPU backend against {@code dev.elbo4j.reference} on fresh random inputs with the spec's
+ * tolerances (elementwise {@code 1e-5 |ref| + 1e-6}; sums {@code 1e-5 sum |term| + 1e-5}), at shapes that are not
+ * multiples of anything, on 2 threads with sizes large enough to be shared out.
+ */
+@ExtendWith(TestRandom.Extension.class)
+class CpuBackendTest {
+    private static CpuBackend backend;
+
+    @BeforeAll
+    static void open() {
+        backend = CpuBackend.create(2);
+    }
+
+    @AfterAll
+    static void close() {
+        backend.close();
+    }
+
+    private static Floats upload(float[] values) {
+        Floats buffer = backend.allocateFloats(values.length);
+        backend.upload(values, buffer);
+        return buffer;
+    }
+
+    private static float[] download(Floats buffer) {
+        float[] out = new float[(int) buffer.size()];
+        backend.download(buffer, out);
+        return out;
+    }
+
+    private static void assertClose(float[] expected, float[] actual, double[] scale, String what, TestRandom random) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            double tolerance = 1e-5 * (scale == null ? Math.abs(expected[i]) : scale[i]) + 1e-6;
+            if (!(Math.abs(expected[i] - actual[i]) <= tolerance)) {
+                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + " but the reference gives "
+                        + expected[i] + " (tolerance " + tolerance + ")");
+            }
+        }
+    }
+
+    private static void assertElementwise(float[] expected, float[] actual, String what, TestRandom random) {
+        assertClose(expected, actual, null, what, random);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void denseForwardAndBackwardMatchTheReference(Activation activation, TestRandom random) {
+        DenseShape shape = new DenseShape(37, 53, 29);
+        float[] x = random.normals(37 * 53, 1.0);
+        float[] weight = random.normals(29 * 53, 0.3);
+        float[] bias = random.normals(29, 0.5);
+        float[] dY = random.normals(37 * 29, 1.0);
+        float[] pre = new float[37 * 29];
+        float[] y = new float[37 * 29];
+        Dense.forward(shape, x, weight, bias, activation, pre, y);
+        float[] dX = new float[x.length];
+        float[] dWeight = new float[weight.length];
+        float[] dBias = new float[bias.length];
+        Dense.backward(shape, x, weight, pre, activation, dY, dX, dWeight, dBias);
+
+        Floats gx = upload(x);
+        Floats gw = upload(weight);
+        Floats gb = upload(bias);
+        Floats gpre = backend.allocateFloats(pre.length);
+        Floats gy = activation == Activation.IDENTITY ? gpre : backend.allocateFloats(y.length);
+        backend.gemm(GemmPrecision.FP32, false, true, 37, 29, 53, 1f, gx, 53, gw, 53, 0f, gpre, 29);
+        backend.biasActivation(shape, gb, activation, gpre, gy);
+        // A GEMM row's sum runs over 53 products: the tolerance scales with sum |x_i w_i| (the "row sum" rule).
+        double[] preScale = new double[pre.length];
+        for (int r = 0; r < 37; r++) {
+            for (int o = 0; o < 29; o++) {
+                double sum = Math.abs(bias[o]);
+                for (int i = 0; i < 53; i++) {
+                    sum += Math.abs(x[r * 53 + i] * weight[o * 53 + i]);
+                }
+                preScale[r * 29 + o] = sum;
+            }
+        }
+        assertClose(pre, download(gpre), preScale, "preActivation", random);
+        assertClose(y, download(gy), preScale, "output", random);
+
+        Floats gdY = upload(dY);
+        Floats gdW = backend.allocateFloats(weight.length);
+        Floats gdB = backend.allocateFloats(bias.length);
+        Floats gdX = backend.allocateFloats(x.length);
+        Floats dPre = backend.allocateFloats(dY.length);
+        backend.activationBackward(shape, activation, gpre, gdY, dPre);
+        backend.gemm(GemmPrecision.FP32, true, false, 29, 53, 37, 1f, dPre, 29, gx, 53, 0f, gdW, 53);
+        backend.biasGradient(shape, dPre, gdB);
+        backend.gemm(GemmPrecision.FP32, false, false, 37, 53, 29, 1f, dPre, 29, gw, 53, 0f, gdX, 53);
+        double[] wScale = new double[weight.length];
+        double[] bScale = new double[bias.length];
+        double[] xScale = new double[x.length];
+        for (int r = 0; r < 37; r++) {
+            for (int o = 0; o < 29; o++) {
+                double g = Math.abs(dY[r * 29 + o]) * Math.max(1.0, Math.abs(activation.derivative(pre[r * 29 + o])));
+                bScale[o] += g;
+                for (int i = 0; i < 53; i++) {
+                    wScale[o * 53 + i] += g * Math.abs(x[r * 53 + i]);
+                    xScale[r * 53 + i] += g * Math.abs(weight[o * 53 + i]);
+                }
+            }
+        }
+        assertClose(dWeight, download(gdW), wScale, "dWeight", random);
+        assertClose(dBias, download(gdB), bScale, "dBias", random);
+        assertClose(dX, download(gdX), xScale, "dX", random);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 3})
+    void latentForwardAndBackwardMatchTheReference(int samples, TestRandom random) {
+        int batch = 301;
+        int latent = 3;
+        int stride = 2 * latent + 1;
+        LatentShape shape = LatentShape.of(batch, latent).withSamples(samples).withRowStride(stride);
+        float[] muLogvar = random.normals(batch * stride, 1.0);
+        float[] logvars = random.logvars(batch * latent);
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(logvars, b * latent, muLogvar, b * stride + latent, latent);
+        }
+        long seed = random.nextLong();
+        int step = random.nextInt(1 << 30);
+        float[] z = new float[samples * batch * latent];
+        float[] kl = new float[batch];
+        Reparameterization.forward(muLogvar, batch, latent, stride, samples, seed, step, z, kl);
+        float[] logWeights = new float[samples * batch];
+        Iwae.logWeights(muLogvar, batch, latent, stride, samples, seed, step, new float[samples * batch], logWeights);
+        float[] dz = random.normals(z.length, 0.1);
+        float beta = 0.7f;
+        float rowWeight = 1f / batch;
+        float[] dMuLogvar = new float[muLogvar.length];
+        Reparameterization.backward(muLogvar, batch, latent, stride, samples, seed, step, dz, beta, rowWeight,
+                dMuLogvar);
+
+        Backend.StepState state = backend.allocateState();
+        backend.writeState(state, StepStatus.initial().atStep(step));
+        Floats gml = upload(muLogvar);
+        Floats gz = backend.allocateFloats(z.length);
+        Floats gkl = backend.allocateFloats(batch);
+        Floats gratio = backend.allocateFloats(samples * batch);
+        backend.latentForward(shape, gml, seed, state, gz, gkl, gratio);
+        assertElementwise(z, download(gz), "z", random);
+        assertElementwise(kl, download(gkl), "kl", random);
+        assertElementwise(logWeights, download(gratio), "logRatio", random);
+
+        float[] weights = new float[latent];
+        java.util.Arrays.fill(weights, beta * rowWeight);
+        Floats gd = upload(new float[muLogvar.length]);
+        backend.latentBackward(shape, gml, seed, state, upload(dz), upload(weights), gd);
+        float[] actual = download(gd);
+        for (int b = 0; b < batch; b++) {
+            actual[b * stride + 2 * latent] = 0f; // the padding column is untouched (0) in both
+        }
+        assertElementwise(dMuLogvar, actual, "dMuLogvar", random);
+    }
+
+    @Test
+    void bernoulliLossMatchesTheReference(TestRandom random) {
+        int samples = 2;
+        int batch = 67;
+        int dims = 783;
+        float[] logits = random.logits(samples * batch * dims);
+        float[] x = random.unitValues(batch * dims);
+        float[] logp = new float[samples * batch];
+        float[] grad = new float[logits.length];
+        float scale = 1f / (samples * batch);
+        Bernoulli.logProbAndGrad(logits, Targets.values(x), samples, batch, dims, scale, logp, grad);
+        Floats glogp = backend.allocateFloats(logp.length);
+        Floats ggrad = backend.allocateFloats(grad.length);
+        backend.bernoulliLoss(new LikelihoodShape(samples, batch, dims), upload(logits), upload(x), scale, glogp,
+                ggrad);
+        assertElementwise(grad, download(ggrad), "grad", random);
+        assertClose(logp, download(glogp), rowScale(logits, samples * batch, dims), "logProb", random);
+    }
+
+    /** sum_d |term| of each row, with |term| bounded by |l| + softplus(l) <= 2|l| + 1. */
+    private static double[] rowScale(float[] values, int rows, int dims) {
+        double[] scale = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            for (int d = 0; d < dims; d++) {
+                scale[r] += 2 * Math.abs(values[r * dims + d]) + 1;
+            }
+        }
+        return scale;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"fixed", "dimension", "row"})
+    void gaussianLossMatchesTheReference(String mode, TestRandom random) {
+        int samples = 2;
+        int batch = 41;
+        int dims = 97;
+        float[] mean = random.uniforms(samples * batch * dims, -0.5, 1.5);
+        float[] x = random.unitValues(batch * dims);
+        x[5] = mean[5]; // x = m exactly, with a very negative log-variance below
+        float scale = 1f / (samples * batch);
+        float[] logp = new float[samples * batch];
+        float[] gradMean = new float[mean.length];
+        Floats glogp = backend.allocateFloats(logp.length);
+        Floats gGradMean = backend.allocateFloats(mean.length);
+        LikelihoodShape shape = new LikelihoodShape(samples, batch, dims);
+        switch (mode) {
+            case "fixed" -> {
+                float s = (float) random.uniform(-3, 3);
+                Gaussian.logProbAndGrad(mean, x, new Gaussian.LogVariance.Fixed(s), samples, batch, dims, scale, logp,
+                        gradMean, null);
+                backend.gaussianLoss(shape, upload(mean), upload(x), new Backend.LogVariance.Fixed(s), scale, glogp,
+                        gGradMean, null);
+            }
+            case "dimension" -> {
+                float[] s = random.uniforms(dims, -4, 4);
+                float[] gradLogVar = new float[dims];
+                Gaussian.logProbAndGrad(mean, x, new Gaussian.LogVariance.PerDimension(s), samples, batch, dims,
+                        scale, logp, gradMean, gradLogVar);
+                Floats g = backend.allocateFloats(dims);
+                backend.gaussianLoss(shape, upload(mean), upload(x), new Backend.LogVariance.PerDimension(upload(s)),
+                        scale, glogp, gGradMean, g);
+                double[] sums = new double[dims];
+                for (int r = 0; r < samples * batch; r++) {
+                    for (int d = 0; d < dims; d++) {
+                        double diff = x[(r % batch) * dims + d] - mean[r * dims + d];
+                        sums[d] += scale * 0.5 * (1 + diff * diff * Math.exp(-s[d]));
+                    }
+                }
+                assertClose(gradLogVar, download(g), sums, "gradLogVar", random);
+            }
+            default -> {
+                float[] s = random.uniforms(mean.length, -4, 4);
+                s[5] = -100f;
+                float[] gradLogVar = new float[mean.length];
+                Gaussian.logProbAndGrad(mean, x, new Gaussian.LogVariance.PerRow(s), samples, batch, dims, scale,
+                        logp, gradMean, gradLogVar);
+                Floats g = backend.allocateFloats(mean.length);
+                backend.gaussianLoss(shape, upload(mean), upload(x), new Backend.LogVariance.PerRow(upload(s)), scale,
+                        glogp, gGradMean, g);
+                assertElementwise(gradLogVar, download(g), "gradLogVar", random);
+            }
+        }
+        assertElementwise(gradMean, download(gGradMean), "gradMean", random);
+        double[] rows = new double[samples * batch];
+        java.util.Arrays.fill(rows, 1e3 * dims);
+        float[] actual = download(glogp);
+        for (int r = 0; r < rows.length; r++) {
+            assertTrue(Float.isFinite(actual[r]), random.tag() + ": logProb[" + r + "] = " + actual[r]);
+        }
+        assertClose(logp, actual, rows, "logProb", random);
+    }
+
+    @Test
+    void iwaeBoundMatchesTheReference(TestRandom random) {
+        int samples = 37;
+        int batch = 11;
+        float[] logPx = random.uniforms(samples * batch, -10000, -100);
+        float[] ratio = random.normals(samples * batch, 5);
+        float[] weights = new float[samples * batch];
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = logPx[i] + ratio[i];
+        }
+        float[] bound = new float[batch];
+        Iwae.bound(weights, samples, batch, bound);
+        Floats out = backend.allocateFloats(batch);
+        backend.iwaeBound(new SampleShape(samples, batch), upload(logPx), upload(ratio), out);
+        assertElementwise(bound, download(out), "bound", random);
+    }
+
+    @Test
+    void gatherBinarizesWithTheSpecsStream(TestRandom random) {
+        int rows = 50;
+        int dims = 29;
+        byte[] pixels = random.pixels(rows * dims);
+        int[] order = new int[40];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = random.nextInt(rows);
+        }
+        long seed = random.nextLong();
+        int step = random.nextInt(1000);
+        Backend.Bytes data = backend.allocateBytes(pixels.length);
+        backend.upload(pixels, data);
+        Backend.Ints indices = backend.allocateInts(order.length);
+        backend.upload(order, indices);
+        Backend.StepState state = backend.allocateState();
+        int cursor = 7;
+        int batch = 30;
+        backend.writeState(state, new StepStatus(step, 0, cursor, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+        for (boolean binarize : new boolean[] {false, true}) {
+            Floats x = backend.allocateFloats(batch * dims);
+            backend.gatherRows(data, dims, indices, state, batch, binarize, seed, x);
+            float[] actual = download(x);
+            for (int i = 0; i < batch; i++) {
+                for (int d = 0; d < dims; d++) {
+                    float value = (pixels[order[cursor + i] * dims + d] & 0xFF) / 255f;
+                    float expected = !binarize ? value
+                            : Philox.uniformAt(seed, step, Philox.STREAM_BINARIZATION, (long) i * dims + d) <= value
+                                    ? 1f : 0f;
+                    assertEquals(expected, actual[i * dims + d], random.tag() + ": x[" + i + "][" + d + "]");
+                }
+            }
+        }
+    }
+
+    @Test
+    void adamAndTheNormMatchTheReferenceAndTheGuardSkips(TestRandom random) {
+        int n = 100_003;
+        float[] params = random.normals(n, 1);
+        float[] grads = random.normals(n, 0.01);
+        float[] m = random.normals(n, 0.001);
+        float[] v = random.uniforms(n, 0, 1e-4);
+        AdamSettings settings = AdamSettings.defaults().withMaxGradNorm(1.5f).withWeightDecay(0.01f, true);
+        double norm = GradientNorm.l2(grads);
+        Floats gp = upload(params);
+        Floats gg = upload(grads);
+        Floats gm = upload(m);
+        Floats gv = upload(v);
+        Backend.StepState state = backend.allocateState();
+        StepStatus start = new StepStatus(9, 4, 0, 0, 0, 1.5f, 0, 0, 0, 0, 0, 0, 0, 0);
+        backend.writeState(state, start);
+        backend.gradientNorm(gg, state);
+        float gpuNorm = backend.readState(state).gradientNorm();
+        assertEquals(norm, gpuNorm, 1e-6 * norm, random.tag() + ": gradient norm");
+        Adam.step(settings, 5, Adam.clipScale(settings, gpuNorm), params, grads, m, v);
+        backend.adam(settings, state, gp, gg, gm, gv);
+        assertElementwise(params, download(gp), "parameters", random);
+        assertElementwise(m, download(gm), "m", random);
+        assertElementwise(v, download(gv), "v", random);
+        assertEquals(5, backend.readState(state).updates());
+
+        // A non-finite gradient: the norm says so and the step changes nothing but the counters.
+        float[] before = download(gp);
+        grads[12345] = Float.NaN;
+        backend.upload(grads, gg);
+        backend.gradientNorm(gg, state);
+        assertTrue(Float.isNaN(backend.readState(state).gradientNorm()));
+        backend.adam(settings, state, gp, gg, gm, gv);
+        assertEquals(java.util.Arrays.toString(before), java.util.Arrays.toString(download(gp)));
+        StepStatus after = backend.readState(state);
+        assertEquals(5, after.updates());
+        assertEquals(1, after.skipped());
+        assertEquals(1, after.skippedInARow());
+    }
+
+    @Test
+    void lossTotalsApplyWarmupAndFreeBits(TestRandom random) {
+        int batch = 16;
+        int latent = 4;
+        LatentShape shape = LatentShape.of(batch, latent);
+        float[] muLogvar = random.normals(batch * 2 * latent, 1.0);
+        for (int b = 0; b < batch; b++) {
+            muLogvar[b * 2 * latent] = 0f; // dimension 0: KL 0 in every row, held by free bits
+            muLogvar[b * 2 * latent + latent] = 0f;
+        }
+        float[] kl = new float[batch];
+        Reparameterization.kl(muLogvar, batch, latent, 2 * latent, kl);
+        float[] logp = random.uniforms(batch, -300, -100);
+        Backend.StepState state = backend.allocateState();
+        backend.writeState(state, StepStatus.initial().atStep(50));
+        KlSchedule schedule = new KlSchedule(2f, 200, 0.5f);
+        Floats weights = backend.allocateFloats(latent);
+        backend.lossTotals(state, schedule, shape, upload(muLogvar), upload(logp), upload(kl), weights);
+        float beta = schedule.betaAt(50);
+        assertEquals(0.5f, beta);
+        double[] klDim = new double[latent];
+        for (int b = 0; b < batch; b++) {
+            for (int l = 0; l < latent; l++) {
+                double mu = muLogvar[b * 2 * latent + l];
+                double lv = muLogvar[b * 2 * latent + latent + l];
+                klDim[l] += 0.5 * (mu * mu + Math.exp(lv) - 1 - lv) / batch;
+            }
+        }
+        double term = 0;
+        float[] w = download(weights);
+        for (int l = 0; l < latent; l++) {
+            term += Math.max(0.5, klDim[l]);
+            assertEquals(klDim[l] < 0.5 ? 0f : beta / batch, w[l], 1e-9, "klWeights[" + l + "]");
+        }
+        assertEquals(0f, w[0]);
+        double meanLogp = 0;
+        double meanKl = 0;
+        for (int b = 0; b < batch; b++) {
+            meanLogp += logp[b] / (double) batch;
+            meanKl += kl[b] / (double) batch;
+        }
+        StepStatus status = backend.readState(state);
+        assertEquals(-meanLogp + beta * term, status.loss(), 1e-4);
+        assertEquals(meanLogp - meanKl, status.elbo(), 1e-4);
+        assertEquals(1, status.summedSteps());
+    }
+
+    @Test
+    void badArgumentsAreRefusedWithClearMessages() {
+        Floats small = backend.allocateFloats(10);
+        IllegalArgumentException precision = assertThrows(IllegalArgumentException.class,
+                () -> backend.gemm(GemmPrecision.TF32, false, false, 2, 2, 2, 1f, small, 2, small, 2, 0f,
+                        backend.allocateFloats(4), 2));
+        assertTrue(precision.getMessage().contains("TF32") && precision.getMessage().contains("FP32 only"),
+                precision.getMessage());
+        IllegalArgumentException size = assertThrows(IllegalArgumentException.class,
+                () -> backend.gemm(GemmPrecision.FP32, false, false, 4, 4, 4, 1f, small, 4, small, 4, 0f,
+                        backend.allocateFloats(16), 4));
+        assertTrue(size.getMessage().contains("A has 10 floats but needs 16"), size.getMessage());
+        try (CpuBackend other = CpuBackend.create(1)) {
+            Floats foreign = other.allocateFloats(4);
+            IllegalArgumentException owner = assertThrows(IllegalArgumentException.class,
+                    () -> backend.upload(new float[4], foreign));
+            assertTrue(owner.getMessage().contains("not a buffer of this CPU backend"), owner.getMessage());
+        }
+        Floats closed = backend.allocateFloats(4);
+        closed.close();
+        IllegalStateException after = assertThrows(IllegalStateException.class,
+                () -> backend.upload(new float[4], closed));
+        assertTrue(after.getMessage().contains("closed"), after.getMessage());
+        IllegalArgumentException slice = assertThrows(IllegalArgumentException.class, () -> small.slice(8, 3));
+        assertTrue(slice.getMessage().contains("outside"), slice.getMessage());
+    }
+}
