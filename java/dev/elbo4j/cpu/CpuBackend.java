@@ -684,7 +684,7 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void latentBackward(LatentShape shape, Floats muLogvar, long seed, StepState handle, Floats dz,
+    public void latentBackward(LatentShape shape, Floats muLogvar, Floats dz, long seed, StepState handle,
                                Floats klWeights, Floats dMuLogvar) {
         checkOpen();
         Objects.requireNonNull(shape, "shape");

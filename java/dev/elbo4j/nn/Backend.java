@@ -207,7 +207,7 @@ public interface Backend extends AutoCloseable {
      * @param klWeights L
      * @param dMuLogvar output, B x rowStride; columns from 2L on are untouched
      */
-    void latentBackward(LatentShape shape, Floats muLogvar, long seed, StepState state, Floats dz, Floats klWeights,
+    void latentBackward(LatentShape shape, Floats muLogvar, Floats dz, long seed, StepState state, Floats klWeights,
                         Floats dMuLogvar);
 
     // ------------------------------------------------------------------------------------------------ likelihoods

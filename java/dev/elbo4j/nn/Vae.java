@@ -250,7 +250,7 @@ public final class Vae implements AutoCloseable {
             }
             dOut = dInput;
         }
-        backend.latentBackward(work.latentShape, work.muLogvar(), spec.seed(), state, work.dz, work.klWeights,
+        backend.latentBackward(work.latentShape, work.muLogvar(), work.dz, spec.seed(), state, work.klWeights,
                 work.dMuLogvar);
         List<Layer> encoder = layout.encoder();
         for (int i = encoder.size() - 1; i >= 0; i--) {

@@ -161,15 +161,14 @@ class CpuBackendTest {
         int step = random.nextInt(1 << 30);
         float[] z = new float[samples * batch * latent];
         float[] kl = new float[batch];
-        Reparameterization.forward(muLogvar, batch, latent, stride, samples, seed, step, z, kl);
+        Reparameterization.forward(shape, muLogvar, seed, step, z, kl);
         float[] logWeights = new float[samples * batch];
-        Iwae.logWeights(muLogvar, batch, latent, stride, samples, seed, step, new float[samples * batch], logWeights);
+        Iwae.logWeights(shape, muLogvar, new float[samples * batch], seed, step, logWeights);
         float[] dz = random.normals(z.length, 0.1);
         float beta = 0.7f;
         float rowWeight = 1f / batch;
         float[] dMuLogvar = new float[muLogvar.length];
-        Reparameterization.backward(muLogvar, batch, latent, stride, samples, seed, step, dz, beta, rowWeight,
-                dMuLogvar);
+        Reparameterization.backward(shape, muLogvar, dz, seed, step, beta, rowWeight, dMuLogvar);
 
         Backend.StepState state = backend.allocateState();
         backend.writeState(state, StepStatus.initial().atStep(step));
@@ -185,7 +184,7 @@ class CpuBackendTest {
         float[] weights = new float[latent];
         java.util.Arrays.fill(weights, beta * rowWeight);
         Floats gd = upload(new float[muLogvar.length]);
-        backend.latentBackward(shape, gml, seed, state, upload(dz), upload(weights), gd);
+        backend.latentBackward(shape, gml, upload(dz), seed, state, upload(weights), gd);
         float[] actual = download(gd);
         for (int b = 0; b < batch; b++) {
             actual[b * stride + 2 * latent] = 0f; // the padding column is untouched (0) in both
@@ -203,7 +202,8 @@ class CpuBackendTest {
         float[] logp = new float[samples * batch];
         float[] grad = new float[logits.length];
         float scale = 1f / (samples * batch);
-        Bernoulli.logProbAndGrad(logits, Targets.values(x), samples, batch, dims, scale, logp, grad);
+        Bernoulli.logProbAndGrad(new LikelihoodShape(samples, batch, dims), logits, Targets.values(x), scale, logp,
+                grad);
         Floats glogp = backend.allocateFloats(logp.length);
         Floats ggrad = backend.allocateFloats(grad.length);
         backend.bernoulliLoss(new LikelihoodShape(samples, batch, dims), upload(logits), upload(x), scale, glogp,
@@ -241,16 +241,16 @@ class CpuBackendTest {
         switch (mode) {
             case "fixed" -> {
                 float s = (float) random.uniform(-3, 3);
-                Gaussian.logProbAndGrad(mean, x, new Gaussian.LogVariance.Fixed(s), samples, batch, dims, scale, logp,
-                        gradMean, null);
+                Gaussian.logProbAndGrad(shape, mean, x, new Gaussian.LogVariance.Fixed(s), scale, logp, gradMean,
+                        null);
                 backend.gaussianLoss(shape, upload(mean), upload(x), new Backend.LogVariance.Fixed(s), scale, glogp,
                         gGradMean, null);
             }
             case "dimension" -> {
                 float[] s = random.uniforms(dims, -4, 4);
                 float[] gradLogVar = new float[dims];
-                Gaussian.logProbAndGrad(mean, x, new Gaussian.LogVariance.PerDimension(s), samples, batch, dims,
-                        scale, logp, gradMean, gradLogVar);
+                Gaussian.logProbAndGrad(shape, mean, x, new Gaussian.LogVariance.PerDimension(s), scale, logp,
+                        gradMean, gradLogVar);
                 Floats g = backend.allocateFloats(dims);
                 backend.gaussianLoss(shape, upload(mean), upload(x), new Backend.LogVariance.PerDimension(upload(s)),
                         scale, glogp, gGradMean, g);
@@ -267,8 +267,8 @@ class CpuBackendTest {
                 float[] s = random.uniforms(mean.length, -4, 4);
                 s[5] = -100f;
                 float[] gradLogVar = new float[mean.length];
-                Gaussian.logProbAndGrad(mean, x, new Gaussian.LogVariance.PerRow(s), samples, batch, dims, scale,
-                        logp, gradMean, gradLogVar);
+                Gaussian.logProbAndGrad(shape, mean, x, new Gaussian.LogVariance.PerRow(s), scale, logp, gradMean,
+                        gradLogVar);
                 Floats g = backend.allocateFloats(mean.length);
                 backend.gaussianLoss(shape, upload(mean), upload(x), new Backend.LogVariance.PerRow(upload(s)), scale,
                         glogp, gGradMean, g);
@@ -296,7 +296,7 @@ class CpuBackendTest {
             weights[i] = logPx[i] + ratio[i];
         }
         float[] bound = new float[batch];
-        Iwae.bound(weights, samples, batch, bound);
+        Iwae.bound(new SampleShape(samples, batch), weights, bound);
         Floats out = backend.allocateFloats(batch);
         backend.iwaeBound(new SampleShape(samples, batch), upload(logPx), upload(ratio), out);
         assertElementwise(bound, download(out), "bound", random);
@@ -388,7 +388,7 @@ class CpuBackendTest {
             muLogvar[b * 2 * latent + latent] = 0f;
         }
         float[] kl = new float[batch];
-        Reparameterization.kl(muLogvar, batch, latent, 2 * latent, kl);
+        Reparameterization.kl(shape, muLogvar, kl);
         float[] logp = random.uniforms(batch, -300, -100);
         Backend.StepState state = backend.allocateState();
         backend.writeState(state, StepStatus.initial().atStep(50));
