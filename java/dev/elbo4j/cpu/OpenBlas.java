@@ -32,8 +32,8 @@ import org.bytedeco.openblas.global.openblas_nolapack;
  *   dPre W       128 x 784 x 400        448 (179)              448 (179)               515 (156)
  * </pre>
  * FFM on heap arrays is as fast as JavaCPP on off-heap memory (within the noise) and 10-15% faster than JavaCPP on
- * arrays. (A scratch program, {@code /tmp/gemmbench/GemmBench.java} at the time; the JMH benchmark
- * {@code dev.elbo4j.bench.CpuGemmBench} measures the FFM path.)
+ * arrays. ({@code dev.elbo4j.bench.CpuGemmBench} in bench/java repeats this comparison under JMH.) The CPU backend
+ * calls this single-threaded and shares GEMMs out itself (see {@code CpuBackend}).
  */
 @SuppressWarnings("restricted") // FFM downcall linking and library lookup are this class's job
 final class OpenBlas {
