@@ -37,12 +37,16 @@ final class DataFolder {
         if (images.count() == 0) {
             throw new CliFailure("the " + split.prefix() + " images in " + folder + " are empty");
         }
-        if (limit == null || limit >= images.count()) {
+        return limit == null ? images : first(images, limit);
+    }
+
+    /** The first {@code count} of {@code images} (all of them when there are no more). */
+    static Idx.Images first(Idx.Images images, int count) {
+        if (count >= images.count()) {
             return images;
         }
-        int pixels = images.pixelsPerImage();
-        return new Idx.Images(limit, images.rows(), images.columns(),
-                Arrays.copyOf(images.pixels(), Math.multiplyExact(limit, pixels)));
+        return new Idx.Images(count, images.rows(), images.columns(),
+                Arrays.copyOf(images.pixels(), Math.multiplyExact(count, images.pixelsPerImage())));
     }
 
     /** "60000 images of 28 x 28". */

@@ -48,7 +48,7 @@ final class Devices {
      */
     static Opened open(Choice choice, Integer threads, Supplier<GpuReport> gpu) {
         return switch (choice) {
-            case CPU -> new Opened(cpu(threads), "--device cpu");
+            case CPU -> new Opened(cpu(threads), "as asked (--device cpu)");
             case CUDA -> {
                 GpuReport report = gpu.get();
                 if (!report.usable()) {
@@ -58,7 +58,7 @@ final class Devices {
                 throw new CliFailure("--device cuda: this build has no CUDA training backend yet (the GPU "
                         + report.gpus().getFirst().properties().name() + " is usable for the kernels); use --device cpu");
             }
-            case AUTO -> new Opened(cpu(threads), "--device auto: " + whyNotGpu(gpu.get()));
+            case AUTO -> new Opened(cpu(threads), whyNotGpu(gpu.get()));
         };
     }
 

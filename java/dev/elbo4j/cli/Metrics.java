@@ -21,7 +21,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
  * {"model": "784-400-20-400-784 RELU BERNOULLI", "data": "/usr/share/datasets/fashion-mnist",
  *  "epochs": [{"epoch": 1, "train_elbo": .., "test_elbo": .., "kl": .., "active_units": .., "seconds": ..,
  *              "steps_per_s": .., "device": ".."}, ...],
- *  "final": {"iwae_k": 1000, "test_log_px": .., "gap": .., "test_elbo": .., "seconds": ..}}
+ *  "final": {"iwae_k": 1000, "iwae_images": 1000, "test_log_px": .., "gap": .., "test_elbo": .., "seconds": ..}}
  * </pre>
  * ELBOs and log p(x) in nats per image; {@code kl} and {@code active_units} are measured on the test set.
  *
@@ -57,13 +57,14 @@ record Metrics(String model, String data, List<Epoch> epochs, @JsonProperty("fin
     /**
      * The final test evaluation.
      *
-     * @param iwaeK     K of the importance-weighted estimate
-     * @param testLogPx the mean IWAE-K estimate of log p(x) on the test set
-     * @param gap       {@code testLogPx - testElbo}
-     * @param testElbo  the mean test ELBO it is compared with
-     * @param seconds   time of the IWAE estimate
+     * @param iwaeK      K of the importance-weighted estimate
+     * @param iwaeImages the test images it was computed on (the first ones)
+     * @param testLogPx  the mean IWAE-K estimate of log p(x) on those images
+     * @param gap        {@code testLogPx - testElbo}
+     * @param testElbo   the mean ELBO of the same images
+     * @param seconds    time of the IWAE estimate
      */
-    record Final(int iwaeK, double testLogPx, double gap, double testElbo, double seconds) {
+    record Final(int iwaeK, int iwaeImages, double testLogPx, double gap, double testElbo, double seconds) {
     }
 
     Metrics {

@@ -86,7 +86,7 @@ abstract class ProgressDisplay {
             return new Epoch() {
                 @Override
                 public void update(int step, double loss, double stepsPerSecond) {
-                    bar.setExtraMessage(String.format(Locale.ROOT, "loss %.2f", loss));
+                    bar.setExtraMessage(String.format(Locale.ROOT, " loss %.2f", loss));
                     bar.stepTo(step);
                 }
 
@@ -104,14 +104,19 @@ abstract class ProgressDisplay {
      */
     private static final class WriterConsumer extends ConsoleProgressBarConsumer {
         private final PrintWriter err;
+        private boolean closed;
 
         WriterConsumer(PrintWriter err) {
             super(new PrintStream(PrintStream.nullOutputStream()));
             this.err = err;
         }
 
+        /** Draws over the line; ignores a redraw from the bar's timer that arrives after the final one. */
         @Override
-        public void accept(String rendered) {
+        public synchronized void accept(String rendered) {
+            if (closed) {
+                return;
+            }
             int width = getMaxRenderedLength();
             String fitted = width > 0 && rendered.length() > width ? rendered.substring(0, width) : rendered;
             err.print('\r' + fitted);
@@ -119,9 +124,12 @@ abstract class ProgressDisplay {
         }
 
         @Override
-        public void close() {
-            err.println();
-            err.flush();
+        public synchronized void close() {
+            if (!closed) {
+                closed = true;
+                err.println();
+                err.flush();
+            }
         }
     }
 
@@ -139,14 +147,16 @@ abstract class ProgressDisplay {
         Epoch startEpoch(int epoch, int epochs, int steps, int firstStep) {
             return new Epoch() {
                 private long lastLine = System.nanoTime();
+                private int lastStep = -1;
 
                 @Override
                 public void update(int step, double loss, double stepsPerSecond) {
                     long now = System.nanoTime();
-                    if (now - lastLine < intervalNanos && step < steps) {
+                    if (step == lastStep || now - lastLine < intervalNanos && step < steps) {
                         return;
                     }
                     lastLine = now;
+                    lastStep = step;
                     long etaSeconds = stepsPerSecond > 0 ? Math.round((steps - step) / stepsPerSecond) : -1;
                     err.println(String.format(Locale.ROOT, "epoch %d/%d: step %d/%d (%d%%), loss %.2f, %.0f steps/s, "
                             + "ETA %s", epoch, epochs, step, steps, 100L * step / steps, loss, stepsPerSecond,

@@ -53,6 +53,8 @@ import picocli.CommandLine.Spec;
 final class TrainCommand implements Callable<Integer> {
     /** The default number of epochs: a run of a couple of minutes on the CPU backend of a 2-core machine. */
     static final int DEFAULT_EPOCHS = 3;
+    /** Test images of the default final IWAE estimate (K = 1000 costs 1000 decoder passes per image). */
+    static final int DEFAULT_IWAE_IMAGES = 1000;
 
     @Spec
     private CommandSpec spec;
@@ -149,6 +151,11 @@ final class TrainCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}; 0 skips it).")
     private int iwaeK;
 
+    @Option(names = "--iwae-images", paramLabel = "N", defaultValue = "" + DEFAULT_IWAE_IMAGES,
+            description = "Test images of the final IWAE estimate: the first N (default: ${DEFAULT-VALUE}, which keeps "
+                    + "the default run short on a CPU; K = 1000 over all 10000 takes ten times as long).")
+    private int iwaeImages;
+
     @Option(names = "--traverse", paramLabel = "DIM",
             description = "Also draw " + RunFolder.TRAVERSAL + ": decodings along latent dimension DIM (0-based); "
                     + "drawn anyway, as a 2-d grid, when the latent space has 2 dimensions.")
@@ -213,7 +220,7 @@ final class TrainCommand implements Callable<Integer> {
                     dev.elbo4j.nn.ParameterLayout.of(model).parameterCount()) + " parameters, seed " + model.seed());
             stdout.println("data    " + data + ": " + DataFolder.describe(train) + " to train, " + test.count()
                     + " to test");
-            stdout.println("device  " + backend.description() + " (" + backend.reason() + ")");
+            stdout.println("device  " + backend.description() + ": " + backend.reason());
             stdout.println("output  " + run.path());
             if (resume != null) {
                 stdout.println("resume  " + resume + " at epoch " + (resumedState.epoch() + 1) + ", step "
@@ -235,7 +242,7 @@ final class TrainCommand implements Callable<Integer> {
                 if (!finished) {
                     return Main.EXIT_INTERRUPTED;
                 }
-                finish(vae, test, run, runState.metrics, stdout);
+                finish(vae, test, run, runState.metrics, stdout, err);
             }
         }
         return 0;
@@ -373,16 +380,20 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** The final IWAE estimate, the pictures, and where everything is. */
-    private void finish(Vae vae, Idx.Images test, RunFolder run, Metrics metrics, PrintWriter stdout)
-            throws IOException {
+    private void finish(Vae vae, Idx.Images test, RunFolder run, Metrics metrics, PrintWriter stdout,
+                        PrintWriter err) throws IOException {
         if (iwaeK > 0) {
-            Evaluation evaluation = Evaluator.evaluate(vae, test,
+            Idx.Images evaluated = DataFolder.first(test, iwaeImages);
+            err.println("estimating log p(x) on the first " + evaluated.count() + " test images with K = " + iwaeK
+                    + " importance samples each ...");
+            err.flush();
+            Evaluation evaluation = Evaluator.evaluate(vae, evaluated,
                     Evaluator.Options.defaults().withIwaeSamples(iwaeK));
-            stdout.println(String.format(Locale.ROOT, "test    log p(x) >= %.2f nats (IWAE, K = %d, %d images, %.1f s); "
-                    + "ELBO %.2f; gap %.2f nats", evaluation.iwaeLogPx(), iwaeK, test.count(),
+            stdout.println(String.format(Locale.ROOT, "test    log p(x) >= %.2f (IWAE, K = %d, %d images, %.1f s), "
+                    + "ELBO %.2f, gap %.2f nats", evaluation.iwaeLogPx(), iwaeK, evaluated.count(),
                     evaluation.iwaeSeconds(), evaluation.elbo(), evaluation.gap()));
-            metrics = metrics.withResult(new Metrics.Final(iwaeK, evaluation.iwaeLogPx(), evaluation.gap(),
-                    evaluation.elbo(), evaluation.iwaeSeconds()));
+            metrics = metrics.withResult(new Metrics.Final(iwaeK, evaluated.count(), evaluation.iwaeLogPx(),
+                    evaluation.gap(), evaluation.elbo(), evaluation.iwaeSeconds()));
             metrics.write(run.metrics());
         }
         List<String> written = new ArrayList<>(List.of(RunFolder.CHECKPOINT, RunFolder.METRICS));
@@ -405,6 +416,7 @@ final class TrainCommand implements Callable<Integer> {
         atLeast(latent, 1, "--latent");
         atLeast(samples, 1, "--k");
         atLeast(iwaeK, 0, "--iwae-k");
+        atLeast(iwaeImages, 1, "--iwae-images");
         for (int size : hidden) {
             atLeast(size, 1, "--hidden");
         }

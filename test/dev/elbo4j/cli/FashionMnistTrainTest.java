@@ -62,6 +62,7 @@ class FashionMnistTrainTest {
         assertTrue(epoch.get("device").asText().startsWith("cpu (OpenBLAS"), epoch.toString());
         JsonNode result = metrics.get("final");
         assertEquals(10, result.get("iwae_k").asInt());
+        assertEquals(256, result.get("iwae_images").asInt());
         double logPx = result.get("test_log_px").asDouble();
         assertTrue(logPx >= epoch.get("test_elbo").asDouble() && logPx < 0, result.toString());
         assertEquals(logPx - epoch.get("test_elbo").asDouble(), result.get("gap").asDouble(), 1e-6);

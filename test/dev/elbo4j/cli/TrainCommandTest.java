@@ -44,11 +44,12 @@ class TrainCommandTest {
         Cli.Run run = Cli.run(train(data, out, "--epochs", "2")).expect(0);
 
         assertTrue(run.out().contains("device  cpu (OpenBLAS"), run.out());
-        assertTrue(run.out().contains("--device auto: no usable GPU (no CUDA driver library could be loaded)"),
+        assertTrue(run.out().contains(" threads): no usable GPU (no CUDA driver library could be loaded)"),
                 run.out());
         assertTrue(run.out().contains("epoch 1/2  train ELBO") && run.out().contains("epoch 2/2  train ELBO"),
                 run.out());
-        assertTrue(run.out().contains("log p(x) >= ") && run.out().contains("K = 4"), run.out());
+        assertTrue(run.out().contains("log p(x) >= ") && run.out().contains("(IWAE, K = 4, 16 images"),
+                run.out());
         // The latent space is 2-d: the traversal is drawn without being asked for.
         assertTrue(run.out().contains("reconstructions.png, samples.png, traversal.png"), run.out());
         // Plain progress lines (not a terminal): no carriage return anywhere.
@@ -64,6 +65,7 @@ class TrainCommandTest {
             assertTrue(epoch.device().startsWith("cpu"), epoch.toString());
         }
         assertEquals(4, metrics.result().iwaeK());
+        assertEquals(16, metrics.result().iwaeImages());
         assertEquals(metrics.result().testLogPx() - metrics.result().testElbo(), metrics.result().gap(), 1e-9);
         assertTrue(Double.isFinite(metrics.result().testLogPx()) && metrics.result().testLogPx() < 0,
                 metrics.result().toString());
@@ -258,7 +260,7 @@ class TrainCommandTest {
             "--latent=L", "--activation=relu|tanh|leaky-relu|silu", "--likelihood=bernoulli|gaussian[-fixed|-dim|-row]",
             "--binarize=none|static|dynamic", "--beta=B", "--kl-warmup=STEPS", "--free-bits=F", "--k=K", "--lr=LR",
             "--precision=fp32|tf32|bf16", "--device=auto|cuda|cpu", "--threads=N", "--seed=S", "--out=DIR",
-            "--resume=CHECKPOINT", "--force", "--iwae-k=K", "--traverse=DIM", "--train-images=N",
+            "--resume=CHECKPOINT", "--force", "--iwae-k=K", "--iwae-images=N", "--traverse=DIM", "--train-images=N",
             "--test-images=N", "--progress=auto|bar|lines|none", "--verbose"}) {
             assertTrue(help.out().contains(option), option + " missing from:\n" + help.out());
         }
