@@ -11,8 +11,10 @@ else
 endif
 CXXFLAGS := -std=c++17 -fPIC -pthread -fvisibility=hidden -Wall -Wextra -MMD -MP $(OPT)
 # Kernels: the device dialect comes in front of each source; kernels/*.cuh are found by -I. No errno
-# from math functions (the GPU has none), so sqrtf and friends compile to instructions.
-KERNEL_FLAGS := -fno-math-errno -Wno-unknown-pragmas -include $(ROOT)/native/emu/device_emu.h -I $(ROOT)/kernels -I $(ROOT)/native/emu
+# from math functions (the GPU has none), so sqrtf and friends compile to instructions. No SLP
+# vectorization: GCC 12.2's folds a vectorized pair of (double)(float)x back to x, dropping the rounding the
+# kernel asks for (two such sums in a row, as in kernels/loss_totals.cu, came out unrounded).
+KERNEL_FLAGS := -fno-math-errno -fno-tree-slp-vectorize -Wno-unknown-pragmas -include $(ROOT)/native/emu/device_emu.h -I $(ROOT)/kernels -I $(ROOT)/native/emu
 
 CORE_OBJ := $(patsubst $(ROOT)/native/emu/%.cpp,$(OUT)/obj/emu/%.o,$(wildcard $(ROOT)/native/emu/*.cpp))
 KERNEL_OBJ := $(patsubst $(OUT)/gen/kernels/%.cpp,$(OUT)/obj/kernels/%.o,$(wildcard $(OUT)/gen/kernels/*.cpp))
