@@ -85,11 +85,15 @@ static __device__ __forceinline__ void elbo4j_latent_forward_row(
 
 // Writes z (K x B x L), kl (B; may be null) = 0.5 sum_l (mu^2 + exp(logvar) - 1 - logvar), and
 // log_ratio (K x B; may be null) = log p(z_kb) - log q(z_kb | x_b) = -0.5 sum_l (z^2 - eps^2 - logvar), the
-// latent part of the IWAE log weight. Launch: blockDim 256, gridDim ceil(K*B / (256 / lanes_per_row)).
+// latent part of the IWAE log weight. offset_source (may be null) replaces offset with the word it points to (a
+// training step's counter in device memory, which a captured graph reads afresh at each replay).
+// Launch: blockDim 256, gridDim ceil(K*B / (256 / lanes_per_row)).
 extern "C" __global__ void __launch_bounds__(ELBO4J_LATENT_THREADS, 1)
 elbo4j_latent_forward(const float* __restrict__ mu, const float* __restrict__ logvar, int ld, int batch, int latent,
                       int samples, unsigned long long seed, unsigned int offset, int lanes_per_row,
-                      float* __restrict__ z, float* __restrict__ kl, float* __restrict__ log_ratio) {
+                      float* __restrict__ z, float* __restrict__ kl, float* __restrict__ log_ratio,
+                      const unsigned int* __restrict__ offset_source) {
+  if (offset_source != nullptr) offset = *offset_source;
   const int rows_per_block = blockDim.x / lanes_per_row;
   const int lane_in_team = threadIdx.x % lanes_per_row;
   const int row = blockIdx.x * rows_per_block + threadIdx.x / lanes_per_row;
@@ -133,7 +137,8 @@ template <int kWidth, bool kFromSamples>
 static __device__ __forceinline__ void elbo4j_latent_backward_item(
     const float* __restrict__ mu, const float* __restrict__ logvar, int ld, int batch, int latent, int samples,
     unsigned long long seed, unsigned int offset, const float* __restrict__ z, const float* __restrict__ dz,
-    double kl_weight, float* __restrict__ dmu, float* __restrict__ dlogvar, int ldg, int item) {
+    double kl_weight, const float* __restrict__ kl_weights, float* __restrict__ dmu, float* __restrict__ dlogvar,
+    int ldg, int item) {
   const int items_per_row = latent / kWidth;
   const int b = item / items_per_row;
   const int l0 = kWidth * (item % items_per_row);
@@ -165,7 +170,8 @@ static __device__ __forceinline__ void elbo4j_latent_backward_item(
   float grad_mu[kWidth], grad_logvar[kWidth];
 #pragma unroll
   for (int e = 0; e < kWidth; ++e) {
-    const float2 grad = elbo4j_latent_grad(sum_dz[e], sum_dz_sigma_eps[e], m[e], s[e], kl_weight);
+    const double weight = kl_weights != nullptr ? (double)kl_weights[l0 + e] : kl_weight;
+    const float2 grad = elbo4j_latent_grad(sum_dz[e], sum_dz_sigma_eps[e], m[e], s[e], weight);
     grad_mu[e] = grad.x;
     grad_logvar[e] = grad.y;
   }
@@ -177,25 +183,30 @@ template <int kWidth, bool kFromSamples>
 static __device__ __forceinline__ void elbo4j_latent_backward_items(
     const float* __restrict__ mu, const float* __restrict__ logvar, int ld, int batch, int latent, int samples,
     unsigned long long seed, unsigned int offset, const float* __restrict__ z, const float* __restrict__ dz,
-    double kl_weight, float* __restrict__ dmu, float* __restrict__ dlogvar, int ldg) {
+    double kl_weight, const float* __restrict__ kl_weights, float* __restrict__ dmu, float* __restrict__ dlogvar,
+    int ldg) {
   const int items = batch * (latent / kWidth);
   // Grid-stride: any grid is correct (the launcher sizes it for the vector layout; a misaligned view that
   // falls back to the scalar layout gives each thread up to 4 items).
   for (int item = blockIdx.x * blockDim.x + threadIdx.x; item < items; item += gridDim.x * blockDim.x) {
     elbo4j_latent_backward_item<kWidth, kFromSamples>(mu, logvar, ld, batch, latent, samples, seed, offset, z, dz,
-                                                      kl_weight, dmu, dlogvar, ldg, item);
+                                                      kl_weight, kl_weights, dmu, dlogvar, ldg, item);
   }
 }
 
 // Writes dmu and dlogvar (B rows with row stride ldg: the encoder output's gradient [dmu | dlogvar] is
 // written in place with dmu = grad, dlogvar = grad + L, ldg = 2L). z (K x B x L) may be null: the noise is
-// then regenerated from (seed, offset). kl weight = beta * row_weight (row_weight = 1/B for a batch mean).
+// then regenerated from (seed, offset). kl weight = beta * row_weight (row_weight = 1/B for a batch mean), or
+// kl_weights[l] per latent dimension when kl_weights (L) is not null (a training step's weights in device memory:
+// warm-up and free bits). offset_source (may be null) replaces offset with the word it points to.
 // Launch: blockDim 256, gridDim ceil(B * items / 256) with items = L/4 (L % 4 == 0) or L.
 extern "C" __global__ void __launch_bounds__(ELBO4J_LATENT_THREADS, 1)
 elbo4j_latent_backward(const float* __restrict__ mu, const float* __restrict__ logvar, int ld, int batch, int latent,
                        int samples, unsigned long long seed, unsigned int offset, const float* __restrict__ z,
                        const float* __restrict__ dz, float beta, float row_weight, float* __restrict__ dmu,
-                       float* __restrict__ dlogvar, int ldg) {
+                       float* __restrict__ dlogvar, int ldg, const unsigned int* __restrict__ offset_source,
+                       const float* __restrict__ kl_weights) {
+  if (offset_source != nullptr) offset = *offset_source;
   const bool vector_layout = latent % 4 == 0 && ld % 4 == 0 && ldg % 4 == 0 && elbo4j_aligned16(mu) &&
                              elbo4j_aligned16(logvar) && elbo4j_aligned16(dz) &&
                              (z == nullptr || elbo4j_aligned16(z)) && elbo4j_aligned16(dmu) &&
@@ -205,18 +216,18 @@ elbo4j_latent_backward(const float* __restrict__ mu, const float* __restrict__ l
   if (vector_layout) {
     if (z != nullptr) {
       elbo4j_latent_backward_items<4, true>(mu, logvar, ld, batch, latent, samples, seed, offset, z, dz, kl_weight,
-                                            dmu, dlogvar, ldg);
+                                            kl_weights, dmu, dlogvar, ldg);
     } else {
       elbo4j_latent_backward_items<4, false>(mu, logvar, ld, batch, latent, samples, seed, offset, z, dz, kl_weight,
-                                             dmu, dlogvar, ldg);
+                                             kl_weights, dmu, dlogvar, ldg);
     }
   } else {
     if (z != nullptr) {
       elbo4j_latent_backward_items<1, true>(mu, logvar, ld, batch, latent, samples, seed, offset, z, dz, kl_weight,
-                                            dmu, dlogvar, ldg);
+                                            kl_weights, dmu, dlogvar, ldg);
     } else {
       elbo4j_latent_backward_items<1, false>(mu, logvar, ld, batch, latent, samples, seed, offset, z, dz, kl_weight,
-                                             dmu, dlogvar, ldg);
+                                             kl_weights, dmu, dlogvar, ldg);
     }
   }
 }

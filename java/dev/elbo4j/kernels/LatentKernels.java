@@ -6,6 +6,7 @@ import static dev.elbo4j.cuda.KernelParameter.LONG;
 import static dev.elbo4j.cuda.KernelParameter.NULLABLE_POINTER;
 import static dev.elbo4j.cuda.KernelParameter.POINTER;
 import static dev.elbo4j.kernels.LaunchChecks.blocks;
+import static dev.elbo4j.kernels.LaunchChecks.buffer;
 import static dev.elbo4j.kernels.LaunchChecks.disjoint;
 import static dev.elbo4j.kernels.LaunchChecks.finite;
 import static dev.elbo4j.kernels.LaunchChecks.floats;
@@ -51,12 +52,13 @@ public final class LatentKernels {
     /** Binds the kernels of {@code context}'s module ({@link CudaContext#kernels()}). */
     public LatentKernels(CudaContext context) {
         this.context = Objects.requireNonNull(context, "context");
-        // (mu, logvar, ld, batch, latent, samples, seed, offset, lanes per row, z, kl, logRatio)
+        // (mu, logvar, ld, batch, latent, samples, seed, offset, lanes per row, z, kl, logRatio, offsetSource)
         this.forward = context.kernels().function(FORWARD, POINTER, POINTER, INT, INT, INT, INT, LONG, INT, INT,
-                POINTER, NULLABLE_POINTER, NULLABLE_POINTER);
-        // (mu, logvar, ld, batch, latent, samples, seed, offset, z, dz, beta, rowWeight, dmu, dlogvar, ldg)
+                POINTER, NULLABLE_POINTER, NULLABLE_POINTER, NULLABLE_POINTER);
+        // (mu, logvar, ld, batch, latent, samples, seed, offset, z, dz, beta, rowWeight, dmu, dlogvar, ldg,
+        //  offsetSource, klWeights)
         this.backward = context.kernels().function(BACKWARD, POINTER, POINTER, INT, INT, INT, INT, LONG, INT,
-                NULLABLE_POINTER, POINTER, FLOAT, FLOAT, POINTER, POINTER, INT);
+                NULLABLE_POINTER, POINTER, FLOAT, FLOAT, POINTER, POINTER, INT, NULLABLE_POINTER, NULLABLE_POINTER);
     }
 
     /**
@@ -74,6 +76,24 @@ public final class LatentKernels {
      */
     public void forward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, long seed, int offset,
                         DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
+        launchForward(stream, shape, muLogvar, seed, offset, null, z, kl, logRatio);
+    }
+
+    /**
+     * {@link #forward} with the Philox offset read on the device from {@code offsetSource} when the kernel runs, not
+     * passed by value: a training step captured once as a CUDA graph then draws fresh noise at each replay (the
+     * offset is the step counter of a {@link DeviceStepState}, {@link DeviceStepState#noiseOffset()}).
+     *
+     * @param offsetSource 4 bytes: the offset as an unsigned 32-bit word
+     */
+    public void forward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, long seed,
+                        DeviceBuffer offsetSource, DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
+        checkOffsetSource(offsetSource);
+        launchForward(stream, shape, muLogvar, seed, 0, offsetSource, z, kl, logRatio);
+    }
+
+    private void launchForward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, long seed, int offset,
+                               DeviceBuffer offsetSource, DeviceBuffer z, DeviceBuffer kl, DeviceBuffer logRatio) {
         checkForward(stream, shape, muLogvar, z, kl, logRatio);
         int latent = shape.latent();
         DeviceBuffer logvar = logvarColumns(muLogvar, latent);
@@ -82,7 +102,15 @@ public final class LatentKernels {
         int rowsPerBlock = THREADS / lanesPerRow;
         forward.launch(stream, blocks(shape.sampleShape().rows(), rowsPerBlock), THREADS,
                 muLogvar, logvar, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
-                lanesPerRow, z, kl, logRatio);
+                lanesPerRow, z, kl, logRatio, offsetSource);
+    }
+
+    /** Checks a device word that holds a Philox offset. */
+    private void checkOffsetSource(DeviceBuffer offsetSource) {
+        buffer(offsetSource, "offsetSource", "one unsigned 32-bit offset", Integer.BYTES, 1, context);
+        if (!offsetSource.isAligned(Integer.BYTES)) {
+            throw new IllegalArgumentException("offsetSource (" + offsetSource + ") must be 4-byte aligned");
+        }
     }
 
     /** The checks of {@link #forward}, also made by the unfused baseline. */
@@ -123,7 +151,31 @@ public final class LatentKernels {
      */
     public void backward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer dz, long seed,
                          int offset, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
-        launchBackward(stream, shape, muLogvar, null, dz, seed, offset, beta, rowWeight, dMuLogvar);
+        launchBackward(stream, shape, muLogvar, null, dz, seed, offset, null, beta, rowWeight, null, dMuLogvar);
+    }
+
+    /**
+     * {@link #backward} with the Philox offset read on the device from {@code offsetSource} and a KL weight per latent
+     * dimension read from {@code klWeights} in place of {@code beta * rowWeight}:
+     * <pre>
+     *   dmu[b][l]     = sum_k dz[k][b][l] + klWeights[l] * mu
+     *   dlogvar[b][l] = 0.5 * sum_k dz[k][b][l] * sigma * eps[k][b][l] + klWeights[l] * 0.5 * (exp(logvar) - 1)
+     * </pre>
+     * Both live in device memory and are read when the kernel runs, so a training step captured once as a CUDA graph
+     * replays with each step's noise and KL weights (warm-up, free bits: {@link LossTotalsKernels} writes them).
+     *
+     * @param offsetSource 4 bytes: the forward's offset as an unsigned 32-bit word
+     * @param klWeights    L
+     */
+    public void backward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer dz, long seed,
+                         DeviceBuffer offsetSource, DeviceBuffer klWeights, DeviceBuffer dMuLogvar) {
+        checkOffsetSource(offsetSource);
+        Objects.requireNonNull(shape, "shape");
+        floats(klWeights, "klWeights", "L = " + shape.latent(), shape.latent(), context);
+        Objects.requireNonNull(dMuLogvar, "dMuLogvar");
+        long gradBytes = shape.encoderElements() * Float.BYTES;
+        disjoint(dMuLogvar, gradBytes, "dMuLogvar", klWeights, (long) shape.latent() * Float.BYTES, "klWeights");
+        launchBackward(stream, shape, muLogvar, null, dz, seed, 0, offsetSource, 1f, 1f, klWeights, dMuLogvar);
     }
 
     /**
@@ -135,12 +187,12 @@ public final class LatentKernels {
     public void backwardFromSamples(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer z,
                                     DeviceBuffer dz, float beta, float rowWeight, DeviceBuffer dMuLogvar) {
         Objects.requireNonNull(z, "z");
-        launchBackward(stream, shape, muLogvar, z, dz, 0L, 0, beta, rowWeight, dMuLogvar);
+        launchBackward(stream, shape, muLogvar, z, dz, 0L, 0, null, beta, rowWeight, null, dMuLogvar);
     }
 
     private void launchBackward(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer z,
-                                DeviceBuffer dz, long seed, int offset, float beta, float rowWeight,
-                                DeviceBuffer dMuLogvar) {
+                                DeviceBuffer dz, long seed, int offset, DeviceBuffer offsetSource, float beta,
+                                float rowWeight, DeviceBuffer klWeights, DeviceBuffer dMuLogvar) {
         checkBackward(stream, shape, muLogvar, z, dz, beta, rowWeight, dMuLogvar);
         int latent = shape.latent();
         DeviceBuffer logvar = logvarColumns(muLogvar, latent);
@@ -150,7 +202,7 @@ public final class LatentKernels {
         long items = (long) shape.batch() * (vector ? latent / 4 : latent);
         backward.launch(stream, blocks(items, THREADS), THREADS,
                 muLogvar, logvar, shape.rowStride(), shape.batch(), latent, shape.samples(), seed, offset,
-                z, dz, beta, rowWeight, dMuLogvar, dLogvar, shape.rowStride());
+                z, dz, beta, rowWeight, dMuLogvar, dLogvar, shape.rowStride(), offsetSource, klWeights);
     }
 
     /** The checks of {@link #backward} (z null) and {@link #backwardFromSamples}, also made by the unfused baseline. */
