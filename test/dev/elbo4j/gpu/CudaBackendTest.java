@@ -1,0 +1,354 @@
+package dev.elbo4j.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Arrays;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import dev.elbo4j.cuda.CudaContext;
+import dev.elbo4j.cuda.CudaTestSupport;
+import dev.elbo4j.cuda.GemmPrecision;
+import dev.elbo4j.gpu.CudaBackend.StepMode;
+import dev.elbo4j.nn.Activation;
+import dev.elbo4j.nn.AdamSettings;
+import dev.elbo4j.nn.Backend;
+import dev.elbo4j.nn.Backend.Floats;
+import dev.elbo4j.nn.KlSchedule;
+import dev.elbo4j.nn.StepStatus;
+import dev.elbo4j.reference.Dense;
+import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.DenseShape;
+import dev.elbo4j.shape.LatentShape;
+import dev.elbo4j.shape.LikelihoodShape;
+
+/**
+ * The CUDA backend's own wiring (the kernels under it have their own tests): buffers, a dense layer's forward and
+ * backward through cuBLAS and the kernels against the reference, and a whole training step of a small VAE built
+ * from the backend's operations, run directly and as a replayed CUDA graph: the same bits either way, and again
+ * from the same start.
+ */
+@Tag("cuda")
+@ExtendWith({CudaTestSupport.class, TestRandom.Extension.class})
+class CudaBackendTest {
+    private final CudaContext cuda;
+
+    CudaBackendTest(CudaContext cuda) {
+        this.cuda = cuda;
+    }
+
+    private static Floats upload(Backend backend, float[] values) {
+        Floats buffer = backend.allocateFloats(values.length);
+        backend.upload(values, buffer);
+        return buffer;
+    }
+
+    private static float[] download(Backend backend, Floats buffer) {
+        float[] out = new float[(int) buffer.size()];
+        backend.download(buffer, out);
+        return out;
+    }
+
+    @Test
+    void buffersStartZeroedAndViewsShareTheirMemory(TestRandom random) {
+        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.DIRECT)) {
+            Floats buffer = backend.allocateFloats(10);
+            assertArrayEquals(new float[10], download(backend, buffer), "a new buffer is zero");
+            float[] values = random.normals(4, 1.0);
+            backend.upload(values, buffer.slice(3, 4));
+            float[] whole = download(backend, buffer);
+            assertArrayEquals(values, Arrays.copyOfRange(whole, 3, 7));
+            assertEquals(0f, whole[2]);
+            assertEquals(0f, whole[7]);
+            assertThrows(IllegalArgumentException.class, () -> buffer.slice(8, 3));
+            assertThrows(IllegalArgumentException.class, () -> backend.allocateFloats(0));
+            buffer.close();
+            IllegalStateException closed = assertThrows(IllegalStateException.class,
+                    () -> backend.download(buffer, new float[10]));
+            assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
+        }
+    }
+
+    @Test
+    void buffersOfAnotherBackendAreRefused() {
+        try (CudaBackend first = CudaBackend.on(cuda, StepMode.DIRECT);
+             CudaBackend second = CudaBackend.on(cuda, StepMode.DIRECT)) {
+            Floats foreign = second.allocateFloats(4);
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> first.upload(new float[4], foreign));
+            assertTrue(refused.getMessage().contains("not a Floats buffer of this CUDA backend"), refused.getMessage());
+            Backend.StepState state = second.allocateState();
+            assertThrows(IllegalArgumentException.class, () -> first.readState(state));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void aDenseLayerMatchesTheReference(Activation activation, TestRandom random) {
+        for (DenseShape shape : new DenseShape[] {new DenseShape(1, 1, 1), new DenseShape(37, 19, 23),
+                new DenseShape(300, 8, 12)}) {
+            int rows = shape.rows();
+            int inputs = shape.inputs();
+            int outputs = shape.outputs();
+            float[] x = random.normals(rows * inputs, 1.0);
+            float[] weight = random.uniforms(outputs * inputs, -0.5, 0.5);
+            float[] bias = random.normals(outputs, 0.5);
+            float[] dY = random.normals(rows * outputs, 1.0);
+            float[] pre = new float[rows * outputs];
+            float[] y = new float[rows * outputs];
+            Dense.forward(shape, x, weight, bias, activation, pre, y);
+            float[] dX = new float[rows * inputs];
+            float[] dWeight = new float[outputs * inputs];
+            float[] dBias = new float[outputs];
+            Dense.backward(shape, x, weight, pre, activation, dY, dX, dWeight, dBias);
+            try (CudaBackend backend = CudaBackend.on(cuda, StepMode.DIRECT)) {
+                Floats xs = upload(backend, x);
+                Floats w = upload(backend, weight);
+                Floats b = upload(backend, bias);
+                Floats preBuffer = backend.allocateFloats(rows * outputs);
+                Floats out = backend.allocateFloats(rows * outputs);
+                backend.gemm(GemmPrecision.FP32, false, true, rows, outputs, inputs, 1f, xs, inputs, w, inputs, 0f,
+                        preBuffer, outputs);
+                backend.biasActivation(shape, b, activation, preBuffer, out);
+                Floats grad = upload(backend, dY);
+                Floats dW = backend.allocateFloats(outputs * inputs);
+                Floats dB = backend.allocateFloats(outputs);
+                Floats dXs = backend.allocateFloats(rows * inputs);
+                backend.activationBackward(shape, activation, preBuffer, grad, grad);
+                backend.gemm(GemmPrecision.FP32, true, false, outputs, inputs, rows, 1f, grad, outputs, xs, inputs, 0f,
+                        dW, inputs);
+                backend.biasGradient(shape, grad, dB);
+                backend.gemm(GemmPrecision.FP32, false, false, rows, inputs, outputs, 1f, grad, outputs, w, inputs, 0f,
+                        dXs, inputs);
+                String where = activation + " " + shape;
+                assertClose(where + ": y", y, download(backend, out), random);
+                assertClose(where + ": dWeight", dWeight, download(backend, dW), random);
+                assertClose(where + ": dBias", dBias, download(backend, dB), random);
+                assertClose(where + ": dX", dX, download(backend, dXs), random);
+            }
+        }
+    }
+
+    /**
+     * Within a GEMM's float32 error of the reference: {@code 1e-5 * scale + 1e-5}, the scale being the largest
+     * magnitude of the expected values (the sums behind each element are of that order).
+     */
+    private static void assertClose(String what, float[] expected, float[] actual, TestRandom random) {
+        double scale = 0;
+        for (float value : expected) {
+            scale = Math.max(scale, Math.abs(value));
+        }
+        for (int i = 0; i < expected.length; i++) {
+            if (!(Math.abs(expected[i] - actual[i]) <= 1e-5 * scale + 1e-5)) {
+                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + ", reference " + expected[i]);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ a whole step
+
+    /**
+     * A VAE with no hidden layers (D -> [mu | logvar] -> D, Bernoulli, dynamically binarized data) trained from
+     * fixed parameters: its step is the backend's whole sequence (gather, GEMMs, bias, latent forward and backward,
+     * loss, totals, norm, guarded Adam, advance), and every value that changes per step comes from the step state.
+     */
+    private static final class TinyVae implements AutoCloseable {
+        static final int DIMS = 12;
+        static final int LATENT = 3;
+        static final int BATCH = 5;
+        static final int ROWS = 23;
+        static final long SEED = 0x5EED_CAFEL;
+        // Flat layout: encoder weight (2L x D), encoder bias (2L), decoder weight (D x L), decoder bias (D).
+        static final int ENCODER_WEIGHT = 0;
+        static final int ENCODER_BIAS = ENCODER_WEIGHT + 2 * LATENT * DIMS;
+        static final int DECODER_WEIGHT = ENCODER_BIAS + 2 * LATENT;
+        static final int DECODER_BIAS = DECODER_WEIGHT + DIMS * LATENT;
+        static final int PARAMETERS = DECODER_BIAS + DIMS;
+
+        final Backend backend;
+        final Backend.Bytes data;
+        final Backend.Ints order;
+        final Backend.StepState state;
+        final Floats parameters;
+        final Floats gradients;
+        final Floats firstMoments;
+        final Floats secondMoments;
+        final Floats x;
+        final Floats muLogvar;
+        final Floats z;
+        final Floats kl;
+        final Floats logits;
+        final Floats logProb;
+        final Floats klWeights;
+        final Floats dLogits;
+        final Floats dz;
+        final Floats dMuLogvar;
+        final DenseShape encoder = new DenseShape(BATCH, DIMS, 2 * LATENT);
+        final DenseShape decoder = new DenseShape(BATCH, LATENT, DIMS);
+        final LatentShape latent = LatentShape.of(BATCH, LATENT);
+        final LikelihoodShape likelihood = LikelihoodShape.of(BATCH, DIMS);
+        final KlSchedule schedule = new KlSchedule(1f, 3, 0.05f);
+        final AdamSettings adam = AdamSettings.defaults().withLearningRate(1e-2f).withMaxGradNorm(5f);
+
+        TinyVae(Backend backend, byte[] pixels, int[] permutation, float[] initial) {
+            this.backend = backend;
+            data = backend.allocateBytes(pixels.length);
+            backend.upload(pixels, data);
+            order = backend.allocateInts(permutation.length);
+            backend.upload(permutation, order);
+            state = backend.allocateState();
+            parameters = upload(backend, initial);
+            gradients = backend.allocateFloats(PARAMETERS);
+            firstMoments = backend.allocateFloats(PARAMETERS);
+            secondMoments = backend.allocateFloats(PARAMETERS);
+            x = backend.allocateFloats(BATCH * DIMS);
+            muLogvar = backend.allocateFloats(BATCH * 2 * LATENT);
+            z = backend.allocateFloats(BATCH * LATENT);
+            kl = backend.allocateFloats(BATCH);
+            logits = backend.allocateFloats(BATCH * DIMS);
+            logProb = backend.allocateFloats(BATCH);
+            klWeights = backend.allocateFloats(LATENT);
+            dLogits = backend.allocateFloats(BATCH * DIMS);
+            dz = backend.allocateFloats(BATCH * LATENT);
+            dMuLogvar = backend.allocateFloats(BATCH * 2 * LATENT);
+        }
+
+        Floats parameter(int offset, int count) {
+            return parameters.slice(offset, count);
+        }
+
+        Floats gradient(int offset, int count) {
+            return gradients.slice(offset, count);
+        }
+
+        void step() {
+            backend.gatherRows(data, DIMS, order, state, BATCH, true, SEED, x);
+            backend.gemm(GemmPrecision.FP32, false, true, BATCH, 2 * LATENT, DIMS, 1f, x, DIMS,
+                    parameter(ENCODER_WEIGHT, 2 * LATENT * DIMS), DIMS, 0f, muLogvar, 2 * LATENT);
+            backend.biasActivation(encoder, parameter(ENCODER_BIAS, 2 * LATENT), Activation.IDENTITY, muLogvar,
+                    muLogvar);
+            backend.latentForward(latent, muLogvar, SEED, state, z, kl, null);
+            backend.gemm(GemmPrecision.FP32, false, true, BATCH, DIMS, LATENT, 1f, z, LATENT,
+                    parameter(DECODER_WEIGHT, DIMS * LATENT), LATENT, 0f, logits, DIMS);
+            backend.biasActivation(decoder, parameter(DECODER_BIAS, DIMS), Activation.IDENTITY, logits, logits);
+            backend.bernoulliLoss(likelihood, logits, x, 1f / BATCH, logProb, dLogits);
+            backend.lossTotals(state, schedule, latent, muLogvar, logProb, kl, klWeights);
+            backend.gemm(GemmPrecision.FP32, true, false, DIMS, LATENT, BATCH, 1f, dLogits, DIMS, z, LATENT, 0f,
+                    gradient(DECODER_WEIGHT, DIMS * LATENT), LATENT);
+            backend.biasGradient(decoder, dLogits, gradient(DECODER_BIAS, DIMS));
+            backend.gemm(GemmPrecision.FP32, false, false, BATCH, LATENT, DIMS, 1f, dLogits, DIMS,
+                    parameter(DECODER_WEIGHT, DIMS * LATENT), LATENT, 0f, dz, LATENT);
+            backend.latentBackward(latent, muLogvar, dz, SEED, state, klWeights, dMuLogvar);
+            backend.gemm(GemmPrecision.FP32, true, false, 2 * LATENT, DIMS, BATCH, 1f, dMuLogvar, 2 * LATENT, x, DIMS,
+                    0f, gradient(ENCODER_WEIGHT, 2 * LATENT * DIMS), DIMS);
+            backend.biasGradient(encoder, dMuLogvar, gradient(ENCODER_BIAS, 2 * LATENT));
+            backend.gradientNorm(gradients, state);
+            backend.adam(adam, state, parameters, gradients, firstMoments, secondMoments);
+            backend.advance(state, BATCH);
+        }
+
+        /** The parameters, both moments and the state after {@code steps} steps of the compiled step. */
+        Result train(int steps) {
+            Runnable compiled = backend.compileStep(this::step);
+            for (int i = 0; i < steps; i++) {
+                compiled.run();
+            }
+            return new Result(download(backend, parameters), download(backend, firstMoments),
+                    download(backend, secondMoments), backend.readState(state));
+        }
+
+        @Override
+        public void close() {
+            state.close();
+            for (Backend.Buffer buffer : new Backend.Buffer[] {data, order, parameters, gradients, firstMoments,
+                    secondMoments, x, muLogvar, z, kl, logits, logProb, klWeights, dLogits, dz, dMuLogvar}) {
+                buffer.close();
+            }
+        }
+    }
+
+    private record Result(float[] parameters, float[] firstMoments, float[] secondMoments, StepStatus status) {
+    }
+
+    private record Inputs(byte[] pixels, int[] order, float[] initial) {
+        static Inputs random(TestRandom random) {
+            int[] order = new int[TinyVae.ROWS];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = (i * 7) % TinyVae.ROWS;
+            }
+            return new Inputs(random.pixels(TinyVae.ROWS * TinyVae.DIMS), order,
+                    random.uniforms(TinyVae.PARAMETERS, -0.3, 0.3));
+        }
+    }
+
+    private Result train(StepMode mode, Inputs inputs, int steps) {
+        try (CudaBackend backend = CudaBackend.on(cuda, mode);
+             TinyVae vae = new TinyVae(backend, inputs.pixels(), inputs.order(), inputs.initial())) {
+            return vae.train(steps);
+        }
+    }
+
+    private static void assertSameBits(String what, Result expected, Result actual) {
+        assertArrayEquals(bits(expected.parameters()), bits(actual.parameters()), what + ": parameters");
+        assertArrayEquals(bits(expected.firstMoments()), bits(actual.firstMoments()), what + ": first moments");
+        assertArrayEquals(bits(expected.secondMoments()), bits(actual.secondMoments()), what + ": second moments");
+        assertEquals(expected.status(), actual.status(), what + ": step state");
+    }
+
+    private static int[] bits(float[] values) {
+        int[] bits = new int[values.length];
+        for (int i = 0; i < values.length; i++) {
+            bits[i] = Float.floatToRawIntBits(values[i]);
+        }
+        return bits;
+    }
+
+    @Test
+    void replayedGraphStepsGiveTheBitsOfDirectSteps(TestRandom random) {
+        Inputs inputs = Inputs.random(random);
+        int steps = 4;
+        Result direct = train(StepMode.DIRECT, inputs, steps);
+        Result graph = train(StepMode.GRAPH, inputs, steps);
+        assertSameBits("graph replay vs direct", direct, graph);
+        StepStatus status = graph.status();
+        assertEquals(steps, status.step(), "steps");
+        assertEquals(steps, status.updates(), "every step applied");
+        assertEquals((long) steps * TinyVae.BATCH, status.cursor(), "cursor");
+        assertEquals(1f, status.beta(), "beta after the 3-step warm-up");
+        assertTrue(Float.isFinite(status.loss()) && Float.isFinite(status.gradientNorm()), status.toString());
+        assertNotEquals(Arrays.toString(inputs.initial()), Arrays.toString(graph.parameters()), "the steps trained");
+    }
+
+    @Test
+    void twoRunsFromTheSameStartGiveTheSameBits(TestRandom random) {
+        Inputs inputs = Inputs.random(random);
+        assertSameBits("second run", train(StepMode.GRAPH, inputs, 3), train(StepMode.GRAPH, inputs, 3));
+    }
+
+    @Test
+    void aPlantedNaNLeavesTheParametersAndIsCounted(TestRandom random) {
+        Inputs inputs = Inputs.random(random);
+        float[] poisoned = inputs.initial().clone();
+        poisoned[TinyVae.DECODER_BIAS + random.nextInt(TinyVae.DIMS)] = Float.NaN;
+        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH);
+             TinyVae vae = new TinyVae(backend, inputs.pixels(), inputs.order(), poisoned)) {
+            Result result = vae.train(3);
+            assertArrayEquals(bits(poisoned), bits(result.parameters()), "parameters after skipped steps");
+            assertArrayEquals(new float[TinyVae.PARAMETERS], result.firstMoments(), "first moments stay 0");
+            StepStatus status = result.status();
+            assertEquals(3, status.skipped(), "skipped");
+            assertEquals(3, status.skippedInARow(), "skipped in a row");
+            assertEquals(0, status.updates(), "updates");
+            assertEquals(3, status.step(), "the steps still advance");
+        }
+    }
+}
