@@ -166,8 +166,8 @@ public final class CudaBackend implements Backend {
     private DeviceBuffer zeroed(long count, int elementBytes, String what) {
         checkOpen();
         if (count < 1 || count > Long.MAX_VALUE / elementBytes) {
-            throw new IllegalArgumentException("cannot allocate " + count + " " + what + ": the count must be at least 1"
-                    + " and the bytes fit a long");
+            throw new IllegalArgumentException("cannot allocate " + count + " " + what
+                    + ": the count must be at least 1 and the bytes fit a long");
         }
         DeviceBuffer buffer = context.allocate(count * elementBytes);
         buffer.fillBytes((byte) 0);
@@ -319,15 +319,15 @@ public final class CudaBackend implements Backend {
     @Override
     public void biasActivation(DenseShape shape, Floats bias, Activation activation, Floats preActivation,
                                Floats output) {
-        activations.forward(stream, shape, floats(bias, "bias"), activation, floats(preActivation, "preActivation"),
+        activations.forward(stream, shape, floats(preActivation, "preActivation"), floats(bias, "bias"), activation,
                 floats(output, "output"));
     }
 
     @Override
     public void activationBackward(DenseShape shape, Activation activation, Floats preActivation, Floats dOutput,
                                    Floats dPreActivation) {
-        activations.backward(stream, shape, activation, floats(preActivation, "preActivation"),
-                floats(dOutput, "dOutput"), floats(dPreActivation, "dPreActivation"));
+        activations.backward(stream, shape, floats(preActivation, "preActivation"), floats(dOutput, "dOutput"),
+                activation, floats(dPreActivation, "dPreActivation"));
     }
 
     @Override
@@ -387,8 +387,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void lossTotals(StepState state, KlSchedule schedule, LatentShape shape, Floats muLogvar, Floats logProb,
                            Floats kl, Floats klWeights) {
-        lossTotals.compute(stream, state(state), schedule, shape, floats(muLogvar, "muLogvar"),
-                floats(logProb, "logProb"), floats(kl, "kl"), floats(klWeights, "klWeights"));
+        lossTotals.compute(stream, shape, floats(muLogvar, "muLogvar"), floats(logProb, "logProb"), floats(kl, "kl"),
+                schedule, state(state), floats(klWeights, "klWeights"));
     }
 
     @Override
@@ -404,7 +404,7 @@ public final class CudaBackend implements Backend {
         if (g.size() < 1) {
             throw new IllegalArgumentException("gradients is empty");
         }
-        gradientNorm.compute(stream, g.device("gradients"), g.size(),
+        gradientNorm.compute(stream, g.size(), g.device("gradients"),
                 scratch(GradientNormKernels.workspaceBytes(g.size())), state(state));
     }
 
@@ -415,7 +415,7 @@ public final class CudaBackend implements Backend {
         if (p.size() < 1) {
             throw new IllegalArgumentException("parameters is empty");
         }
-        adam.update(stream, settings, state(state), p.size(), p.device("parameters"), floats(gradients, "gradients"),
+        adam.update(stream, p.size(), floats(gradients, "gradients"), settings, state(state), p.device("parameters"),
                 floats(firstMoments, "firstMoments"), floats(secondMoments, "secondMoments"));
     }
 

@@ -62,14 +62,14 @@ public final class ActivationKernels {
      * then {@code output[r][o] = activation(preActivation[r][o])}, for {@code r < rows}, {@code o < outputs}.
      *
      * @param shape         the layer on its batch (rows x outputs are used)
-     * @param bias          outputs
      * @param preActivation rows x outputs: {@code x W^T} on entry, {@code x W^T + b} on exit (unless it is
      *                      {@code output})
+     * @param bias          outputs
      * @param output        rows x outputs; may be {@code preActivation} itself only when
      *                      {@link #backwardReadsOutput} (the pre-activation is then not kept), else disjoint from it
      */
-    public void forward(CudaStream stream, DenseShape shape, DeviceBuffer bias, Activation activation,
-                        DeviceBuffer preActivation, DeviceBuffer output) {
+    public void forward(CudaStream stream, DenseShape shape, DeviceBuffer preActivation, DeviceBuffer bias,
+                        Activation activation, DeviceBuffer output) {
         Objects.requireNonNull(shape, "shape");
         Objects.requireNonNull(activation, "activation");
         LaunchChecks.stream(stream, context);
@@ -104,8 +104,8 @@ public final class ActivationKernels {
      * @param dOutput        rows x outputs, dLoss/dy
      * @param dPreActivation output, rows x outputs; may be {@code dOutput} itself, else disjoint from it
      */
-    public void backward(CudaStream stream, DenseShape shape, Activation activation, DeviceBuffer saved,
-                         DeviceBuffer dOutput, DeviceBuffer dPreActivation) {
+    public void backward(CudaStream stream, DenseShape shape, DeviceBuffer saved, DeviceBuffer dOutput,
+                         Activation activation, DeviceBuffer dPreActivation) {
         Objects.requireNonNull(shape, "shape");
         Objects.requireNonNull(activation, "activation");
         LaunchChecks.stream(stream, context);

@@ -52,10 +52,12 @@ public final class AdamKernels {
      * Updates {@code parameters}, {@code firstMoments} and {@code secondMoments} in place from {@code gradients},
      * the first {@code count} elements of each, unless the state's guard skips the step.
      *
-     * @param count the elements, at least 1
+     * @param count     the elements, at least 1
+     * @param gradients read only
+     * @param state     the step's loss and gradient norm; receives the guard's counters and decision
      */
-    public void update(CudaStream stream, AdamSettings settings, DeviceStepState state, long count,
-                       DeviceBuffer parameters, DeviceBuffer gradients, DeviceBuffer firstMoments,
+    public void update(CudaStream stream, long count, DeviceBuffer gradients, AdamSettings settings,
+                       DeviceStepState state, DeviceBuffer parameters, DeviceBuffer firstMoments,
                        DeviceBuffer secondMoments) {
         Objects.requireNonNull(settings, "settings");
         Objects.requireNonNull(state, "state");

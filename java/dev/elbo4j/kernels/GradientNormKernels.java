@@ -56,11 +56,12 @@ public final class GradientNormKernels {
     /**
      * Writes the L2 norm of {@code gradients[0, count)} into {@code state}'s gradient norm.
      *
-     * @param gradients at least {@code count} floats
      * @param count     the elements, at least 1
+     * @param gradients at least {@code count} floats
      * @param workspace at least {@link #workspaceBytes} bytes, 8-byte aligned
+     * @param state     receives the norm
      */
-    public void compute(CudaStream stream, DeviceBuffer gradients, long count, DeviceBuffer workspace,
+    public void compute(CudaStream stream, long count, DeviceBuffer gradients, DeviceBuffer workspace,
                         DeviceStepState state) {
         LaunchChecks.stream(stream, context);
         if (count < 1) {

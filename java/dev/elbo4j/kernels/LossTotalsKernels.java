@@ -52,10 +52,12 @@ public final class LossTotalsKernels {
      * @param muLogvar  B x rowStride, the encoder's [mu | logvar]
      * @param logProb   K x B, the likelihood's per-sample log p
      * @param kl        B, the latent forward's per-row KL
+     * @param schedule  beta, warm-up and free bits
+     * @param state     its step counter picks the warm-up's beta; receives the totals
      * @param klWeights output, L: the latent backward's KL weight per dimension
      */
-    public void compute(CudaStream stream, DeviceStepState state, KlSchedule schedule, LatentShape shape,
-                        DeviceBuffer muLogvar, DeviceBuffer logProb, DeviceBuffer kl, DeviceBuffer klWeights) {
+    public void compute(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer logProb,
+                        DeviceBuffer kl, KlSchedule schedule, DeviceStepState state, DeviceBuffer klWeights) {
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(schedule, "schedule");
         Objects.requireNonNull(shape, "shape");

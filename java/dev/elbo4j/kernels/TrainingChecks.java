@@ -25,7 +25,8 @@ final class TrainingChecks {
     static void doubles(DeviceBuffer workspace, String what, long doubles, CudaContext context) {
         LaunchChecks.buffer(workspace, "workspace", what, doubles * Double.BYTES, 1, context);
         if (!workspace.isAligned(Double.BYTES)) {
-            throw new IllegalArgumentException("workspace (" + workspace + ") must be 8-byte aligned: it holds doubles");
+            throw new IllegalArgumentException("workspace (" + workspace
+                    + ") must be 8-byte aligned: it holds doubles");
         }
     }
 }

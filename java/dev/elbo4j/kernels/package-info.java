@@ -13,6 +13,18 @@
  *   <li>{@link dev.elbo4j.kernels.IwaeKernels}: the importance-weighted bound per row;</li>
  *   <li>{@link dev.elbo4j.kernels.UnfusedElbo}: all of the above, unfused, with the same arguments.</li>
  * </ul>
+ * and the training kernels a model's step needs besides its GEMMs (the CUDA backend, {@code dev.elbo4j.gpu}):
+ * <ul>
+ *   <li>{@link dev.elbo4j.kernels.ActivationKernels}: bias + activation after a layer's GEMM, the activation's
+ *       derivative before its backward GEMMs ({@link dev.elbo4j.shape.DenseShape});</li>
+ *   <li>{@link dev.elbo4j.kernels.BiasGradientKernels}: a layer's bias gradient, a two-stage column sum;</li>
+ *   <li>{@link dev.elbo4j.kernels.GatherKernels}: a batch gathered from a device-resident uint8 data set;</li>
+ *   <li>{@link dev.elbo4j.kernels.LossTotalsKernels}, {@link dev.elbo4j.kernels.GradientNormKernels},
+ *       {@link dev.elbo4j.kernels.AdamKernels}: the batch totals with the KL schedule, the gradient norm and the
+ *       guarded Adam update, all reading and writing a {@link dev.elbo4j.kernels.DeviceStepState}: the per-step
+ *       values live in device memory, so that a step captured once as a CUDA graph replays with fresh ones (the
+ *       latent kernels read their noise offset and KL weights from there too).</li>
+ * </ul>
  * The functions are those of {@code spec/elbo-math.md}; the CPU reference ({@code dev.elbo4j.reference}) is the
  * oracle the tests hold them to. Rules that hold throughout:
  * <ul>

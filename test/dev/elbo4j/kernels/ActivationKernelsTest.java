@@ -72,14 +72,14 @@ class ActivationKernelsTest {
             referenceForward(shape, product, bias, activation, pre, y);
             try (DeviceBuffer preBuffer = upload(cuda, product); DeviceBuffer biasBuffer = upload(cuda, bias);
                  DeviceBuffer out = poisoned(cuda, n)) {
-                kernels.forward(null, shape, biasBuffer, activation, preBuffer, out);
+                kernels.forward(null, shape, preBuffer, biasBuffer, activation, out);
                 assertElementwise(where + ": pre-activation", preBuffer.toFloatArray(), pre);
                 assertElementwise(where + ": output", out.toFloatArray(), y);
             }
             if (ActivationKernels.backwardReadsOutput(activation)) {
                 // In place: the output replaces the pre-activation.
                 try (DeviceBuffer inPlace = upload(cuda, product); DeviceBuffer biasBuffer = upload(cuda, bias)) {
-                    kernels.forward(null, shape, biasBuffer, activation, inPlace, inPlace);
+                    kernels.forward(null, shape, inPlace, biasBuffer, activation, inPlace);
                     assertElementwise(where + ": output in place", inPlace.toFloatArray(), y);
                 }
             }
@@ -107,9 +107,9 @@ class ActivationKernelsTest {
             float[] expected = expectedBackward(activation, pre, dY);
             try (DeviceBuffer preBuffer = upload(cuda, pre); DeviceBuffer dYBuffer = upload(cuda, dY);
                  DeviceBuffer dPre = poisoned(cuda, n)) {
-                kernels.backward(null, shape, activation, preBuffer, dYBuffer, dPre);
+                kernels.backward(null, shape, preBuffer, dYBuffer, activation, dPre);
                 assertElementwise(where + ": dPre", dPre.toFloatArray(), expected);
-                kernels.backward(null, shape, activation, preBuffer, dYBuffer, dYBuffer);
+                kernels.backward(null, shape, preBuffer, dYBuffer, activation, dYBuffer);
                 assertElementwise(where + ": dPre in place", dYBuffer.toFloatArray(), expected);
             }
             if (ActivationKernels.backwardReadsOutput(activation)) {
@@ -119,7 +119,7 @@ class ActivationKernelsTest {
                 }
                 try (DeviceBuffer output = upload(cuda, y); DeviceBuffer dYBuffer = upload(cuda, dY);
                      DeviceBuffer dPre = poisoned(cuda, n)) {
-                    kernels.backward(null, shape, activation, output, dYBuffer, dPre);
+                    kernels.backward(null, shape, output, dYBuffer, activation, dPre);
                     assertElementwise(where + ": dPre from the output", dPre.toFloatArray(), expected);
                 }
             }
@@ -133,7 +133,7 @@ class ActivationKernelsTest {
         float[] dY = {Float.NaN, Float.POSITIVE_INFINITY, Float.NaN, 1f};
         try (DeviceBuffer preBuffer = upload(cuda, pre); DeviceBuffer dYBuffer = upload(cuda, dY);
              DeviceBuffer dPre = poisoned(cuda, 4)) {
-            kernels.backward(null, shape, Activation.RELU, preBuffer, dYBuffer, dPre);
+            kernels.backward(null, shape, preBuffer, dYBuffer, Activation.RELU, dPre);
             float[] out = dPre.toFloatArray();
             assertTrue(Float.isNaN(out[0]) && Float.isNaN(out[1]) && Float.isNaN(out[2]) && out[3] == 0f,
                     random.tag() + ": " + Arrays.toString(out) + " (NaN * 0 and inf * 0 must stay NaN, as dY * 0 in "
@@ -152,8 +152,8 @@ class ActivationKernelsTest {
         for (int run = 0; run < 2; run++) {
             try (DeviceBuffer pre = upload(cuda, product); DeviceBuffer biasBuffer = upload(cuda, bias);
                  DeviceBuffer out = poisoned(cuda, n)) {
-                kernels.forward(null, shape, biasBuffer, activation, pre, out);
-                kernels.backward(null, shape, activation, pre, out, out);
+                kernels.forward(null, shape, pre, biasBuffer, activation, out);
+                kernels.backward(null, shape, pre, out, activation, out);
                 runs[run] = out.toFloatArray();
             }
         }
@@ -167,23 +167,23 @@ class ActivationKernelsTest {
              DeviceBuffer shortOut = poisoned(cuda, 31); DeviceBuffer bias = poisoned(cuda, 8);
              DeviceBuffer shared = poisoned(cuda, 36)) {
             IllegalArgumentException tooShort = assertThrows(IllegalArgumentException.class,
-                    () -> kernels.forward(null, shape, bias, Activation.RELU, pre, shortOut));
+                    () -> kernels.forward(null, shape, pre, bias, Activation.RELU, shortOut));
             assertTrue(tooShort.getMessage().contains("output") && tooShort.getMessage().contains("4 x 8"),
                     tooShort.getMessage());
             IllegalArgumentException needsPre = assertThrows(IllegalArgumentException.class,
-                    () -> kernels.forward(null, shape, bias, Activation.TANH, pre, pre));
+                    () -> kernels.forward(null, shape, pre, bias, Activation.TANH, pre));
             assertTrue(needsPre.getMessage().contains("TANH"), needsPre.getMessage());
             IllegalArgumentException overlap = assertThrows(IllegalArgumentException.class,
-                    () -> kernels.forward(null, shape, bias, Activation.SILU, shared.sliceFloats(0, 32),
+                    () -> kernels.forward(null, shape, shared.sliceFloats(0, 32), bias, Activation.SILU,
                             shared.sliceFloats(4, 32)));
             assertTrue(overlap.getMessage().contains("overlap"), overlap.getMessage());
             IllegalArgumentException savedOverlap = assertThrows(IllegalArgumentException.class,
-                    () -> kernels.backward(null, shape, Activation.TANH, out, pre, out));
+                    () -> kernels.backward(null, shape, out, pre, Activation.TANH, out));
             assertTrue(savedOverlap.getMessage().contains("saved"), savedOverlap.getMessage());
             DeviceBuffer closed = poisoned(cuda, 32);
             closed.close();
             IllegalStateException closedBuffer = assertThrows(IllegalStateException.class,
-                    () -> kernels.backward(null, shape, Activation.RELU, pre, closed, out));
+                    () -> kernels.backward(null, shape, pre, closed, Activation.RELU, out));
             assertTrue(closedBuffer.getMessage().contains("dOutput"), closedBuffer.getMessage());
             assertStillPoisoned("output of refused calls", out.toFloatArray());
         }

@@ -45,7 +45,7 @@ class AdamKernelsTest {
         try (DeviceBuffer g = upload(cuda, gradients);
              DeviceBuffer workspace = cuda.allocate(GradientNormKernels.workspaceBytes(gradients.length))) {
             workspace.fillBytes((byte) 0xff);
-            norm.compute(null, g, gradients.length, workspace, state);
+            norm.compute(null, gradients.length, g, workspace, state);
             return state.read().gradientNorm();
         }
     }
@@ -105,7 +105,7 @@ class AdamKernelsTest {
                  DeviceBuffer g = upload(cuda, grads); DeviceBuffer mBuffer = upload(cuda, m);
                  DeviceBuffer vBuffer = upload(cuda, v)) {
                 state.write(ready(t, gradNorm));
-                adam.update(null, setting, state, count, p, g, mBuffer, vBuffer);
+                adam.update(null, count, g, setting, state, p, mBuffer, vBuffer);
                 String where = setting + " t=" + t;
                 assertElementwise(where + ": parameters", p.toFloatArray(), expectedParams);
                 assertElementwise(where + ": first moments", mBuffer.toFloatArray(), expectedM);
@@ -133,11 +133,11 @@ class AdamKernelsTest {
              DeviceBuffer workspace = cuda.allocate(GradientNormKernels.workspaceBytes(count))) {
             state.write(ready(5, 0f));
             // A planted NaN gradient: the norm is NaN, the update is skipped.
-            norm.compute(null, g, count, workspace, state);
-            adam.update(null, settings, state, count, p, g, mBuffer, vBuffer);
+            norm.compute(null, count, g, workspace, state);
+            adam.update(null, count, g, settings, state, p, mBuffer, vBuffer);
             // A non-finite loss with finite gradients: skipped as well.
             state.write(new StepStatus(9, 4, 0, 1, 1, Float.POSITIVE_INFINITY, 0, 0, 1, 2f, 0, 0, 0, 0));
-            adam.update(null, settings, state, count, p, g, mBuffer, vBuffer);
+            adam.update(null, count, g, settings, state, p, mBuffer, vBuffer);
             assertBitIdentical("parameters after skipped steps", params, p.toFloatArray());
             assertBitIdentical("first moments after skipped steps", m, mBuffer.toFloatArray());
             assertBitIdentical("second moments after skipped steps", v, vBuffer.toFloatArray());
@@ -148,7 +148,7 @@ class AdamKernelsTest {
             // The next finite step applies and resets the run of skips.
             g.copyFrom(random.normals(count, 0.05));
             state.write(new StepStatus(10, 4, 0, 2, 2, 1f, -1f, 0, 1, 0.1f, 0, 0, 0, 0));
-            adam.update(null, settings, state, count, p, g, mBuffer, vBuffer);
+            adam.update(null, count, g, settings, state, p, mBuffer, vBuffer);
             StepStatus applied = state.read();
             assertEquals(5, applied.updates(), "updates after an applied step");
             assertEquals(0, applied.skippedInARow(), "skipped in a row after an applied step");
@@ -164,15 +164,15 @@ class AdamKernelsTest {
              DeviceBuffer shortBuffer = cuda.allocateFloats(15)) {
             AdamSettings settings = AdamSettings.defaults();
             IllegalArgumentException shortMoments = assertThrows(IllegalArgumentException.class,
-                    () -> adam.update(null, settings, state, 16, a, b, c, shortBuffer));
+                    () -> adam.update(null, 16, b, settings, state, a, c, shortBuffer));
             assertTrue(shortMoments.getMessage().contains("secondMoments"), shortMoments.getMessage());
             IllegalArgumentException aliased = assertThrows(IllegalArgumentException.class,
-                    () -> adam.update(null, settings, state, 16, a, b, c, a));
+                    () -> adam.update(null, 16, b, settings, state, a, c, a));
             assertTrue(aliased.getMessage().contains("overlap"), aliased.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> norm.compute(null, a, 16, b.sliceFloats(0, 0), state));
+            assertThrows(IllegalArgumentException.class, () -> norm.compute(null, 16, a, b.sliceFloats(0, 0), state));
             state.close();
             IllegalStateException closed = assertThrows(IllegalStateException.class,
-                    () -> adam.update(null, settings, state, 16, a, b, c, shortBuffer));
+                    () -> adam.update(null, 16, b, settings, state, a, c, shortBuffer));
             assertTrue(closed.getMessage().contains("step state"), closed.getMessage());
         }
     }

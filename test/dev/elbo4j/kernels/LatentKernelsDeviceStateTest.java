@@ -56,8 +56,10 @@ class LatentKernelsDeviceStateTest {
             long step = (3L << 32) + random.nextInt(1 << 30);
             try (DeviceStepState state = DeviceStepState.allocate(cuda);
                  DeviceBuffer muLogvar = upload(cuda, encoderOutput(random, shape));
-                 DeviceBuffer z1 = poisoned(cuda, shape.sampleElements()); DeviceBuffer kl1 = poisoned(cuda, shape.batch());
-                 DeviceBuffer z2 = poisoned(cuda, shape.sampleElements()); DeviceBuffer kl2 = poisoned(cuda, shape.batch())) {
+                 DeviceBuffer z1 = poisoned(cuda, shape.sampleElements());
+                 DeviceBuffer kl1 = poisoned(cuda, shape.batch());
+                 DeviceBuffer z2 = poisoned(cuda, shape.sampleElements());
+                 DeviceBuffer kl2 = poisoned(cuda, shape.batch())) {
                 state.write(StepStatus.initial().atStep(step));
                 kernels.forward(null, shape, muLogvar, seed, (int) step, z1, kl1, null);
                 kernels.forward(null, shape, muLogvar, seed, state.noiseOffset(), z2, kl2, null);

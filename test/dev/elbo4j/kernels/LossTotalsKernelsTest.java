@@ -107,7 +107,7 @@ class LossTotalsKernelsTest {
              DeviceBuffer lp = upload(cuda, logProb); DeviceBuffer klBuffer = upload(cuda, kl);
              DeviceBuffer weights = poisoned(cuda, shape.latent())) {
             state.write(before);
-            kernels.compute(null, state, schedule, shape, ml, lp, klBuffer, weights);
+            kernels.compute(null, shape, ml, lp, klBuffer, schedule, state, weights);
             StepStatus after = state.read();
             double[] tolerance = {expected.sumMagnitude()};
             assertRowSums(where + ": loss", new float[] {after.loss()}, new float[] {expected.loss()}, tolerance);
@@ -150,7 +150,7 @@ class LossTotalsKernelsTest {
              DeviceBuffer ml = upload(cuda, encoderOutput(random, shape)); DeviceBuffer lp = upload(cuda, logProb);
              DeviceBuffer kl = upload(cuda, random.uniforms(4, 0, 5)); DeviceBuffer weights = poisoned(cuda, 2)) {
             state.write(before);
-            kernels.compute(null, state, new KlSchedule(1f, 0, 0f), shape, ml, lp, kl, weights);
+            kernels.compute(null, shape, ml, lp, kl, new KlSchedule(1f, 0, 0f), state, weights);
             StepStatus after = state.read();
             assertEquals(Float.POSITIVE_INFINITY, after.loss(), "loss");
             assertEquals(before.lossSum(), after.lossSum(), "loss sum");
@@ -166,10 +166,10 @@ class LossTotalsKernelsTest {
              DeviceBuffer weights = poisoned(cuda, 2)) {
             KlSchedule schedule = new KlSchedule(1f, 0, 0f);
             IllegalArgumentException shortLogProb = assertThrows(IllegalArgumentException.class,
-                    () -> kernels.compute(null, state, schedule, shape.withSamples(2), ml, lp, kl, weights));
+                    () -> kernels.compute(null, shape.withSamples(2), ml, lp, kl, schedule, state, weights));
             assertTrue(shortLogProb.getMessage().contains("logProb"), shortLogProb.getMessage());
             IllegalArgumentException overlap = assertThrows(IllegalArgumentException.class,
-                    () -> kernels.compute(null, state, schedule, shape, ml, lp, kl, kl));
+                    () -> kernels.compute(null, shape, ml, lp, kl, schedule, state, kl));
             assertTrue(overlap.getMessage().contains("overlap"), overlap.getMessage());
         }
     }
