@@ -46,7 +46,11 @@ static __device__ __forceinline__ float elbo4j_activate(float a) {
   if constexpr (kActivation == ELBO4J_ACTIVATION_RELU) {
     return a > 0.0f ? a : 0.0f;
   } else if constexpr (kActivation == ELBO4J_ACTIVATION_TANH) {
-    return tanhf(a);
+    // tanh|a| = -expm1(-2|a|) / (2 + expm1(-2|a|)), in double: exact to the float's rounding for every |a|, small
+    // ones included (1 - e in float would cancel there). Not tanhf: CUDA's builds on approximate ex2/rcp
+    // instructions, whose error neither the emulator nor the reference reproduces.
+    const double e = expm1(-2.0 * fabs((double)a));
+    return copysignf((float)(-e / (2.0 + e)), a);
   } else if constexpr (kActivation == ELBO4J_ACTIVATION_LEAKY_RELU) {
     return a > 0.0f ? a : ELBO4J_LEAKY_SLOPE * a;
   } else if constexpr (kActivation == ELBO4J_ACTIVATION_SILU) {
