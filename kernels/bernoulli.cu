@@ -6,7 +6,7 @@
 //   grad     (K*B) x D  d loss / d l = grad_scale * (sigmoid(l) - x), the loss being -sum_r w_r log p_r with
 //                       w_r = grad_scale (1/B for a batch mean): ready for the decoder's backward GEMM.
 //                       May be null when only the log-likelihood is wanted (evaluation).
-// With binarize != 0 each x_d is replaced, inside the pass, by 1 if u < x_d else 0, u the stream-1 uniform
+// With binarize != 0 each x_d is replaced, inside the pass, by 1 if u <= x_d else 0, u the stream-1 uniform
 // of element n = b*D + d under (seed, offset); x in memory is never written, and the K samples of a row
 // see the same binarized data.
 //

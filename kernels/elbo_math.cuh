@@ -8,6 +8,8 @@
 //   Bernoulli term rearranged so that its two parts never cancel) and accumulate row sums in double.
 #pragma once
 
+#include <cfloat>
+
 #define ELBO4J_LOG_2PI 1.8378770664093454836
 
 // ---------------------------------------------------------------------------------------------------
@@ -60,13 +62,24 @@ struct Elbo4jBernoulli {
 // (x - [l > 0]) * l - log1p(exp(-|l|)): both parts are <= 0 for x in [0, 1], so nothing cancels and the
 // float result is good to a few ulp even at |l| > 30 where x*l and softplus(l) are nearly equal.
 // One exp serves the softplus and the sigmoid, each stable for both signs.
+// Infinite logits take their limits (spec, "Bernoulli"): a certain outcome, 0 where x is that outcome
+// (x = 1 at l = +inf, x = 0 at l = -inf) and -inf otherwise; the sigmoid is 1 or 0. So (x - [l > 0]) * l is
+// 0 when its first factor is, never 0 * inf.
 static __device__ __forceinline__ Elbo4jBernoulli elbo4j_bernoulli(float logit, float x) {
   const float e = expf(-fabsf(logit));
   const float inv = 1.0f / (1.0f + e);
+  const float miss = logit > 0.0f ? x - 1.0f : x;
   Elbo4jBernoulli out;
-  out.log_prob = (logit > 0.0f ? (x - 1.0f) * logit : x * logit) - log1pf(e);
+  out.log_prob = (miss == 0.0f ? 0.0f : miss * logit) - log1pf(e);
   out.sigmoid = logit >= 0.0f ? inv : e * inv;
   return out;
+}
+
+// x * l - softplus(l) from a softplus computed apart (the unfused baseline), with the same limits at
+// infinite logits as elbo4j_bernoulli.
+static __device__ __forceinline__ float elbo4j_bernoulli_term(float logit, float x, float softplus) {
+  if (isinf(logit)) return x == (logit > 0.0f ? 1.0f : 0.0f) ? 0.0f : -INFINITY;
+  return x * logit - softplus;
 }
 
 // softplus(l), stable for both signs (the unfused baseline's elementwise kernel).
@@ -86,28 +99,52 @@ static __device__ __forceinline__ float elbo4j_pixel_value(unsigned int pixel) {
   return (float)pixel / 255.0f;
 }
 
-// Dynamic binarization: 1 if u < x else 0 (u in (0, 1] from stream 1).
+// Dynamic binarization: 1 if u <= x else 0 (u in (0, 1] from stream 1), so x = 1 is always 1 and x = 0
+// always 0.
 static __device__ __forceinline__ float elbo4j_binarize(float x, float u) {
-  return u < x ? 1.0f : 0.0f;
+  return u <= x ? 1.0f : 0.0f;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Gaussian with mean m and log-variance s, in float32.
 
 struct Elbo4jGaussian {
-  float weighted_square;  // (x - m)^2 exp(-s); the element's -2 log p is log(2 pi) + s + weighted_square
-  float scaled_diff;      // (m - x) exp(-s) = -d log p / dm
-  float half_dlogvar;     // 0.5 (1 - (x - m)^2 exp(-s)) = -d log p / ds
+  double log_term;    // s + (x - m)^2 exp(-s): the element's -2 log p less log(2 pi), added to the row sum in double
+  float grad_mean;    // mean_scale * (m - x) exp(-s) = -mean_scale * d log p / dm
+  float grad_logvar;  // logvar_scale * 0.5 (1 - (x - m)^2 exp(-s)) = -logvar_scale * d log p / ds
 };
 
-// The caller adds s + weighted_square in double (s may be negative and cancel the square) and the
-// log(2 pi) terms once per row.
-static __device__ __forceinline__ Elbo4jGaussian elbo4j_gaussian(float mean, float x, float logvar) {
+// A product that is 0 when a factor is 0, even when another is infinite (0 * inf is NaN in IEEE arithmetic,
+// but the factor that overflowed, exp(-s), is finite in the formula).
+static __device__ __forceinline__ double elbo4j_product(double a, double b) {
+  return a == 0.0 || b == 0.0 ? 0.0 : a * b;
+}
+
+// One element, finite wherever the formula's value is (spec, "Gaussian"): every finite m, x and s. The fast
+// path is float32; (m - x)^2 exp(-s) is formed as (m - x) * ((m - x) exp(-s)) so that neither (m - x)^2 nor
+// exp(-s) alone need fit a float. Where exp(-s) is not a normal float (|s| above about 87: s < -88.7 overflows
+// it, s > 87.3 leaves it without precision) or a product overflows, the element is evaluated in double from the
+// same inputs, as the CPU reference does; x = m then gives a weighted square of 0, never 0 * inf. The scales are
+// applied before the float rounding, so a gradient that is finite only once scaled stays finite.
+static __device__ __forceinline__ Elbo4jGaussian elbo4j_gaussian(float mean, float x, float logvar, float mean_scale,
+                                                                float logvar_scale) {
   const float precision = expf(-logvar);
   const float diff = mean - x;
+  const float scaled_diff = diff * precision;
+  const float weighted_square = diff * scaled_diff;
   Elbo4jGaussian out;
-  out.weighted_square = diff * diff * precision;
-  out.scaled_diff = diff * precision;
-  out.half_dlogvar = 0.5f * (1.0f - out.weighted_square);
+  if (precision >= FLT_MIN && precision <= FLT_MAX && isfinite(weighted_square)) {
+    out.log_term = (double)logvar + (double)weighted_square;
+    out.grad_mean = mean_scale * scaled_diff;
+    out.grad_logvar = logvar_scale * (0.5f * (1.0f - weighted_square));
+  } else {
+    const double p = exp(-(double)logvar);
+    const double d = (double)mean - (double)x;
+    const double scaled = elbo4j_product(d, p);
+    const double square = elbo4j_product(d, scaled);
+    out.log_term = (double)logvar + square;
+    out.grad_mean = (float)elbo4j_product((double)mean_scale, scaled);
+    out.grad_logvar = (float)elbo4j_product((double)logvar_scale, 0.5 * (1.0 - square));
+  }
   return out;
 }

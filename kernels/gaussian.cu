@@ -9,8 +9,11 @@
 //   grad_mean (K*B) x D grad_scale * (m - x) exp(-s)                 (null: not written)
 //   grad_logvar_rows    grad_scale * 0.5 (1 - (x - m)^2 exp(-s)), (K*B) x D, per-row mode (null: not written)
 //   logvar_partials     per-dimension mode (null: not written): gridDim.x x D, partial[block][d] = the sum of
-//                       0.5 (1 - (x - m)^2 exp(-s_d)) over the block's 16 rows; elbo4j_gaussian_logvar_grad
-//                       then adds the blocks' partials in block order: no floating-point atomics.
+//                       grad_scale * 0.5 (1 - (x - m)^2 exp(-s_d)) over the block's 16 rows (scaled first, so a
+//                       collapsed dimension's huge terms stay finite where the scaled gradient is);
+//                       elbo4j_gaussian_logvar_grad then adds the blocks' partials in block order (with scale 1):
+//                       no floating-point atomics.
+// Every finite input gives a finite result where the formula's value is finite (elbo_math.cuh, elbo4j_gaussian).
 // The gradients are those of the loss -sum_r w_r log p_r with w_r = grad_scale (1/B for a batch mean).
 //
 // A block owns 16 consecutive rows, two per warp (rows w and w + 8); it walks the columns in 128-column
@@ -56,7 +59,7 @@ static __device__ __forceinline__ void elbo4j_gaussian_rows(
         elbo4j_tile_load<kVector>(logvar + (size_t)row * logvar_row_stride, tile, lane, dims, s[i]);
       }
     }
-    // 0.5 (1 - (x - m)^2 exp(-s)) of this lane's 4 columns, summed over the warp's rows.
+    // grad_scale * 0.5 (1 - (x - m)^2 exp(-s)) of this lane's 4 columns, summed over the warp's rows.
     float column_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
 #pragma unroll
     for (int i = 0; i < ELBO4J_GAUSSIAN_ROWS_PER_WARP; ++i) {
@@ -66,13 +69,13 @@ static __device__ __forceinline__ void elbo4j_gaussian_rows(
       double tile_sum = 0.0;
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const Elbo4jGaussian element = elbo4j_gaussian(m[i][e], target[i][e], s[i][e]);
+        const Elbo4jGaussian element = elbo4j_gaussian(m[i][e], target[i][e], s[i][e], grad_scale, grad_scale);
         if (valid[e]) {
-          tile_sum += (double)s[i][e] + (double)element.weighted_square;
-          column_sum[e] += element.half_dlogvar;
+          tile_sum += element.log_term;
+          column_sum[e] += element.grad_logvar;
         }
-        dm[e] = grad_scale * element.scaled_diff;
-        ds[e] = grad_scale * element.half_dlogvar;
+        dm[e] = element.grad_mean;
+        ds[e] = element.grad_logvar;
       }
       row_sum[i] += tile_sum;
       if (grad_mean != nullptr) elbo4j_tile_store<kVector>(grad_mean + (size_t)row * dims, tile, lane, dims, dm);
@@ -127,8 +130,8 @@ elbo4j_gaussian_loss_grad(const float* __restrict__ mean, const float* __restric
 }
 
 // The per-dimension log-variance gradient: grad_logvar[d] = grad_scale * sum over blocks of partials[block][d]
-// (blocks x D, from elbo4j_gaussian_loss_grad), added in a fixed order. Launch: blockDim 256,
-// gridDim ceil(D / 32).
+// (blocks x D, from elbo4j_gaussian_loss_grad, which has scaled them already: the launcher passes 1), added in a
+// fixed order. Launch: blockDim 256, gridDim ceil(D / 32).
 extern "C" __global__ void __launch_bounds__(ELBO4J_COLUMN_SUM_COLUMNS * ELBO4J_COLUMN_SUM_SLICES)
 elbo4j_gaussian_logvar_grad(const float* __restrict__ partials, int blocks, int dims, float grad_scale,
                             float* __restrict__ grad_logvar) {

@@ -339,7 +339,7 @@ elbo4j_unfused_bernoulli_terms(const float* __restrict__ logits, const float* __
     const Elbo4jQuad target = elbo4j_load_data_quad(x, 4 * q, count, batch, dims, vector);
     Elbo4jQuad term = elbo4j_load_quad(softplus, 4 * q, count, vector);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) term.v[e] = target.v[e] * l.v[e] - term.v[e];
+    for (int e = 0; e < 4; ++e) term.v[e] = elbo4j_bernoulli_term(l.v[e], target.v[e], term.v[e]);
     elbo4j_store_quad(terms, 4 * q, count, vector, term);
   }
 }
@@ -405,8 +405,8 @@ elbo4j_unfused_gaussian_terms(const float* __restrict__ mean, const float* __res
     Elbo4jQuad term;
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const Elbo4jGaussian element = elbo4j_gaussian(m.v[e], target.v[e], s.v[e]);
-      term.v[e] = (float)(-0.5 * (ELBO4J_LOG_2PI + (double)s.v[e] + (double)element.weighted_square));
+      const Elbo4jGaussian element = elbo4j_gaussian(m.v[e], target.v[e], s.v[e], 0.0f, 0.0f);
+      term.v[e] = (float)(-0.5 * (ELBO4J_LOG_2PI + element.log_term));
     }
     elbo4j_store_quad(terms, 4 * q, count, vector, term);
   }
@@ -431,9 +431,9 @@ elbo4j_unfused_gaussian_grads(const float* __restrict__ mean, const float* __res
     Elbo4jQuad dm, ds;
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const Elbo4jGaussian element = elbo4j_gaussian(m.v[e], target.v[e], s.v[e]);
-      dm.v[e] = scale * element.scaled_diff;
-      ds.v[e] = logvar_scale * element.half_dlogvar;
+      const Elbo4jGaussian element = elbo4j_gaussian(m.v[e], target.v[e], s.v[e], scale, logvar_scale);
+      dm.v[e] = element.grad_mean;
+      ds.v[e] = element.grad_logvar;
     }
     if (grad_mean != nullptr) elbo4j_store_quad(grad_mean, 4 * q, count, vector, dm);
     if (grad_logvar_terms != nullptr) elbo4j_store_quad(grad_logvar_terms, 4 * q, count, vector, ds);

@@ -129,8 +129,9 @@ public final class GaussianKernels {
                 resolved.rowStride(), gradScale, logProb, gradMean, gradLogVarRows,
                 partials);
         if (resolved.perDimensionGrad()) {
+            // The partials carry gradScale already (see kernels/gaussian.cu): the sum is not scaled again.
             logVarGrad.launch(stream, blocks(dims, COLUMNS_PER_BLOCK), THREADS,
-                    partials, lossBlocks, dims, gradScale, gradLogVar);
+                    partials, lossBlocks, dims, 1f, gradLogVar);
         }
     }
 

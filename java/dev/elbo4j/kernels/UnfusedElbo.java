@@ -314,11 +314,12 @@ public final class UnfusedElbo implements AutoCloseable {
             return;
         }
         DeviceBuffer logVarTerms = resolved.perDimensionGrad() ? s.take(elements) : gradLogVar;
-        float logVarScale = resolved.perDimensionGrad() ? 1f : gradScale;
+        // Each term is scaled before it is rounded to float (as in the fused kernel), so the column sum adds
+        // scaled terms.
         quads(gaussianGrads, stream, elements, mean, x, values, resolved.fixed(), resolved.rowStride(), rows, batch,
-                dims, gradScale, gradMean, logVarScale, logVarTerms);
+                dims, gradScale, gradMean, gradScale, logVarTerms);
         if (resolved.perDimensionGrad()) {
-            columnSum.launch(stream, blocks(dims, COLUMN_SUM_COLUMNS), THREADS, logVarTerms, rows, dims, gradScale,
+            columnSum.launch(stream, blocks(dims, COLUMN_SUM_COLUMNS), THREADS, logVarTerms, rows, dims, 1f,
                     gradLogVar);
         }
     }

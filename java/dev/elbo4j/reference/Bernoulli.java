@@ -7,7 +7,8 @@ import dev.elbo4j.shape.LikelihoodShape;
 /**
  * The Bernoulli reconstruction log-likelihood with logits (spec, "Reconstruction log-likelihoods"):
  * {@code log p(x_b | l) = sum_d [x_d * l_d - softplus(l_d)]}, with the stable
- * {@code softplus(l) = max(l, 0) + log1p(exp(-|l|))}, in nats.
+ * {@code softplus(l) = max(l, 0) + log1p(exp(-|l|))}, in nats. Logits of {@code +-Inf} are defined by the limit
+ * (see {@link #logTerm}): the kernels give the same values.
  *
  * <p>Shapes, from one {@link LikelihoodShape} (K, B, D): {@code logits} K x B x D (the decoder's output for K latent
  * samples of each of B data rows; K = 1 for the plain ELBO), {@code x} B x D; logits row {@code k*B + b} is scored
@@ -80,11 +81,22 @@ public final class Bernoulli {
         return e / (1.0 + e);
     }
 
+    /**
+     * One element's {@code x * l - softplus(l)}. An infinite logit takes the formula's limit: the outcome is certain
+     * (sigmoid 1 at {@code +Inf}, 0 at {@code -Inf}), so the term is 0 where x is that outcome and {@code -Inf}
+     * otherwise (where {@code x * l - softplus(l)} itself is {@code Inf - Inf} or {@code 0 * Inf}: NaN).
+     */
+    public static double logTerm(double x, double l) {
+        if (Double.isInfinite(l)) {
+            return x == (l > 0 ? 1.0 : 0.0) ? 0.0 : Double.NEGATIVE_INFINITY;
+        }
+        return x * l - softplus(l);
+    }
+
     private static double rowLogProb(float[] logits, int row, int dims, float[] xRow) {
         double sum = 0;
         for (int d = 0; d < dims; d++) {
-            double l = logits[row * dims + d];
-            sum += xRow[d] * l - softplus(l);
+            sum += logTerm(xRow[d], logits[row * dims + d]);
         }
         return sum;
     }

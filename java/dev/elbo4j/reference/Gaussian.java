@@ -12,7 +12,9 @@ import dev.elbo4j.shape.LikelihoodShape;
  * <p>Shapes, from one {@link LikelihoodShape} (K, B, D): {@code mean} K x B x D (the decoder's output for K latent
  * samples of B rows), {@code x} B x D; mean row {@code k*B + b} is scored against x row {@code b}. {@code logp} is K
  * x B. The log-variance is one of the three {@link LogVariance} modes. Arithmetic is double from the float32 inputs;
- * each output is rounded once to float32.
+ * each output is rounded once to float32. Every finite input gives a finite result wherever the formula's value is
+ * finite: {@code x = m} contributes a weighted square of 0 even where {@code exp(-s)} overflows (the numerical
+ * contract, {@code docs/numerical-contract.md}, "Gaussian").
  */
 public final class Gaussian {
 
@@ -104,10 +106,10 @@ public final class Gaussian {
             logp[r] = (float) rowLogProb(mean, x, logVar, r, rows, dims);
             for (int d = 0; d < dims; d++) {
                 double diff = (double) x[(r % rows) * dims + d] - mean[r * dims + d];
-                double precision = Math.exp(-logVarAt(logVar, r, d, dims));
-                gradMean[r * dims + d] = (float) (gradScale * -diff * precision);
+                double s = logVarAt(logVar, r, d, dims);
+                gradMean[r * dims + d] = (float) product(gradScale, product(-diff, Math.exp(-s)));
                 if (gradLogVar != null && logVar instanceof LogVariance.PerRow) {
-                    gradLogVar[r * dims + d] = (float) (gradScale * 0.5 * (1.0 - diff * diff * precision));
+                    gradLogVar[r * dims + d] = (float) product(gradScale, 0.5 * (1.0 - weightedSquare(diff, s)));
                 }
             }
         });
@@ -118,11 +120,24 @@ public final class Gaussian {
                 double sum = 0;
                 for (int r = 0; r < allRows; r++) {
                     double diff = (double) x[(r % rows) * dims + d] - mean[r * dims + d];
-                    sum += 0.5 * (1.0 - diff * diff * Math.exp(-logVarAt(logVar, r, d, dims)));
+                    sum += 0.5 * (1.0 - weightedSquare(diff, logVarAt(logVar, r, d, dims)));
                 }
-                gradLogVar[d] = (float) (gradScale * sum);
+                gradLogVar[d] = (float) product(gradScale, sum);
             });
         }
+    }
+
+    /**
+     * {@code (x - m)^2 exp(-s)}, 0 when {@code x = m}: for s below about -709.8 exp(-s) overflows a double, but the
+     * formula's factor is finite and the product with 0 is 0, not NaN (spec, "Gaussian").
+     */
+    static double weightedSquare(double diff, double s) {
+        return product(diff * diff, Math.exp(-s));
+    }
+
+    /** {@code a * b}, and 0 when either is 0 even if the other is infinite (an overflowed factor, not a real one). */
+    static double product(double a, double b) {
+        return a == 0 || b == 0 ? 0 : a * b;
     }
 
     private static double rowLogProb(float[] mean, float[] x, LogVariance logVar, int r, int rows, int dims) {
@@ -130,7 +145,7 @@ public final class Gaussian {
         for (int d = 0; d < dims; d++) {
             double s = logVarAt(logVar, r, d, dims);
             double diff = (double) x[(r % rows) * dims + d] - mean[r * dims + d];
-            sum += LOG_TWO_PI + s + diff * diff * Math.exp(-s);
+            sum += LOG_TWO_PI + s + weightedSquare(diff, s);
         }
         return -0.5 * sum;
     }

@@ -22,7 +22,7 @@ public sealed interface Targets {
     }
 
     /**
-     * These targets, dynamically binarized: {@code x[b][d]} becomes {@code 1 if u < x[b][d] else 0} with
+     * These targets, dynamically binarized: {@code x[b][d]} becomes {@code 1 if u <= x[b][d] else 0} with
      * {@code u} the {@link Philox} uniform of element {@code n = b*D + d}, stream
      * {@link Philox#STREAM_BINARIZATION}, under {@code (seed, offset)}.
      */
@@ -103,7 +103,7 @@ public sealed interface Targets {
             float[] uniforms = new float[dims];
             Philox.uniforms(seed, offset, Philox.STREAM_BINARIZATION, (long) b * dims, uniforms);
             for (int d = 0; d < dims; d++) {
-                out[d] = uniforms[d] < out[d] ? 1f : 0f;
+                out[d] = uniforms[d] <= out[d] ? 1f : 0f;
             }
         }
     }

@@ -6,9 +6,13 @@ import static dev.elbo4j.kernels.KernelAssertions.assertRowSums;
 import static dev.elbo4j.kernels.KernelAssertions.assertStillPoisoned;
 import static dev.elbo4j.kernels.KernelAssertions.poisoned;
 import static dev.elbo4j.kernels.KernelAssertions.upload;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -24,6 +28,8 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.cuda.DeviceBuffer;
 import dev.elbo4j.reference.Bernoulli;
+import dev.elbo4j.reference.BinarizationCorner;
+import dev.elbo4j.reference.Philox;
 import dev.elbo4j.reference.Targets;
 import dev.elbo4j.reference.TestRandom;
 import dev.elbo4j.shape.LatentShape;
@@ -188,6 +194,97 @@ class BernoulliKernelsTest {
         assertBitIdentical(path + " grad", first.grad(), second.grad());
     }
 
+    /**
+     * Issue 12: where the binarization uniform is exactly 1 ({@link BinarizationCorner}), a target of exactly 1 (float
+     * 1 or pixel 255) stays 1 in the fused kernels and the unfused baseline as in the reference ({@code u <= x}); with
+     * {@code u < x} it became 0. The binarized target shows in the gradient at logit 0: {@code 0.5 - x}.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("pathsAndFormats")
+    void aTargetOfExactlyOneStaysOneWhereTheUniformIsExactlyOne(Path path, TargetFormat format) {
+        int dims = 4;
+        LikelihoodShape shape = LikelihoodShape.of(1, dims);
+        Data ones = format == TargetFormat.FLOAT32
+                ? new Data(new float[] {1f, 1f, 1f, 1f}, null, null)
+                : new Data(null, new byte[] {(byte) 255, (byte) 255, (byte) 255, (byte) 255}, null);
+        Binarization corner = new Binarization(BinarizationCorner.SEED, BinarizationCorner.OFFSET);
+        Result gpu = run(path, shape, new float[dims], ones, format, corner, 1f, true);
+        assertEquals(1f, Philox.uniformAt(corner.seed(), corner.offset(), Philox.STREAM_BINARIZATION,
+                BinarizationCorner.ELEMENT), "the corner's uniform");
+        assertArrayEquals(new float[] {-0.5f, -0.5f, -0.5f, -0.5f}, gpu.grad(), "every target binarized to 1");
+    }
+
+    /**
+     * The rate of ones after binarization is x, in the fused kernels and the unfused baseline: 5 values (0 and 1
+     * included) in each of 4096 rows, 8 steps, read back from the gradient at logit 0.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("pathsAndFormats")
+    void theRateOfOnesMatchesTheTargetOverManyDraws(Path path, TargetFormat format, TestRandom random) {
+        float[] values = {0f, 0.2f, 0.5f, 0.8f, 1f};
+        byte[] pixels = {0, (byte) 51, (byte) 128, (byte) 204, (byte) 255};
+        int dims = values.length, batch = 4096, steps = 8;
+        LikelihoodShape shape = LikelihoodShape.of(batch, dims);
+        float[] xValues = new float[batch * dims];
+        byte[] xPixels = new byte[batch * dims];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(values, 0, xValues, b * dims, dims);
+            System.arraycopy(pixels, 0, xPixels, b * dims, dims);
+        }
+        Data data = format == TargetFormat.FLOAT32 ? new Data(xValues, null, null) : new Data(null, xPixels, null);
+        long seed = random.nextLong();
+        double[] ones = new double[dims];
+        for (int step = 0; step < steps; step++) {
+            float[] grad = run(path, shape, new float[batch * dims], data, format, new Binarization(seed, step), 1f,
+                    true).grad();
+            for (int i = 0; i < grad.length; i++) {
+                ones[i % dims] += grad[i] < 0 ? 1 : 0;
+            }
+        }
+        int draws = batch * steps;
+        for (int d = 0; d < dims; d++) {
+            double p = format == TargetFormat.FLOAT32 ? values[d] : (pixels[d] & 0xFF) / 255.0;
+            double standardError = Math.sqrt(p * (1 - p) / draws);
+            assertEquals(p, ones[d] / draws, 5 * standardError + 1e-4, path + " " + format + " x = " + p);
+        }
+    }
+
+    static Stream<Arguments> pathsAndFormats() {
+        List<Arguments> out = new ArrayList<>();
+        for (Path path : Path.values()) {
+            for (TargetFormat format : TargetFormat.values()) {
+                out.add(Arguments.of(path, format));
+            }
+        }
+        return out.stream();
+    }
+
+    /**
+     * Logits of +-Inf are certain outcomes, defined by the formula's limit identically on the device and in the
+     * reference: log p's term is 0 where x is the outcome and -Inf otherwise, the gradient sigmoid - x. The device
+     * gave -Inf and NaN where the reference gave NaN and 0.
+     */
+    @ParameterizedTest
+    @EnumSource(Path.class)
+    void infiniteLogitsGiveTheReferencesLimits(Path path, TestRandom random) {
+        float inf = Float.POSITIVE_INFINITY;
+        // Rows: each logit against x = 1, 0 and 0.5, then a finite row with one infinite logit whose x matches.
+        float[] logits = {inf, -inf, inf, -inf, inf, -inf, 2.5f, inf, -3f, -inf};
+        float[] x = {1f, 0f, 0f, 1f, 0.5f, 0.5f, 0.25f, 1f, 0.75f, 0f};
+        int dims = 2;
+        LikelihoodShape shape = LikelihoodShape.of(logits.length / dims, dims);
+        float[] logProb = new float[shape.batch()];
+        float[] grad = new float[logits.length];
+        Bernoulli.logProbAndGrad(shape, logits, Targets.values(x), 0.5f, logProb, grad);
+        Result gpu = run(path, shape, logits, new Data(x, null, null), TargetFormat.FLOAT32, null, 0.5f, true);
+        assertArrayEquals(new float[] {0f, Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY}, Arrays.copyOf(logProb, 3),
+                "the reference's limits");
+        assertTrue(Float.isFinite(logProb[3]), "a matching infinite logit adds 0");
+        assertRowSums(path + ": logProb with infinite logits", gpu.logProb(), logProb,
+                magnitudes(logits, Targets.values(x), 1, shape.batch(), dims));
+        assertElementwise(path + ": grad with infinite logits", gpu.grad(), grad);
+    }
+
     @Test
     void refusedCallsThrowBeforeAnyLaunch(TestRandom random) {
         int samples = 2, batch = 3, dims = 10;
@@ -242,7 +339,7 @@ class BernoulliKernelsTest {
                 int r = k * batch + b;
                 for (int d = 0; d < dims; d++) {
                     double l = logits[r * dims + d];
-                    out[r] += Math.abs(row[d] * l - Bernoulli.softplus(l));
+                    out[r] += Math.abs(Bernoulli.logTerm(row[d], l));
                 }
             }
         }

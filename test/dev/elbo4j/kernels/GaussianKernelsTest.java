@@ -7,8 +7,10 @@ import static dev.elbo4j.kernels.KernelAssertions.assertStillPoisoned;
 import static dev.elbo4j.kernels.KernelAssertions.poisoned;
 import static dev.elbo4j.kernels.KernelAssertions.upload;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -170,6 +172,93 @@ class GaussianKernelsTest {
                 }
             }
         }
+    }
+
+    /** Log-variances around every float and double overflow of exp(-s) and exp(-s/2), and ordinary ones. */
+    private static final float[] EXTREME_LOGVARS = {-1e4f, -1000f, -709.9f, -200f, -177.5f, -100f, -88.8f, -88.7f,
+            -20f, 0f, 10f, 87.4f, 100f, 150f, 200f, 750f};
+    /** m - x: exactly 0, tiny (its square underflows a float), ordinary, large (its square overflows a float). */
+    private static final float[] DIFFS = {0f, 1e-30f, -1e-10f, 0.5f, -3f, 1e15f, 1e30f, -3e38f};
+
+    /**
+     * Every finite input gives the reference's answer, finite wherever the formula's value is: a collapsed
+     * dimension (s = -100, x = m) gave NaN on the device where the reference gives 49.08, and with a per-dimension
+     * log-variance one such column made the whole batch NaN. Rows are the differences m - x (x = 0 or a normal value
+     * with m = x), columns the log-variances; the fixed mode runs every log-variance in turn.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("modes")
+    void extremeLogVariancesGiveTheReferencesAnswer(Path path, Mode mode, TestRandom random) {
+        int dims = EXTREME_LOGVARS.length;
+        int batch = DIFFS.length + 1;
+        float[] x = new float[batch * dims];
+        float[] mean = new float[batch * dims];
+        for (int b = 0; b < DIFFS.length; b++) {
+            Arrays.fill(mean, b * dims, (b + 1) * dims, DIFFS[b]);
+        }
+        for (int d = 0; d < dims; d++) {
+            // The last row: m = x at ordinary values.
+            x[DIFFS.length * dims + d] = random.normals(1, 1.0)[0];
+            mean[DIFFS.length * dims + d] = x[DIFFS.length * dims + d];
+        }
+        float[][] logVarCases = switch (mode) {
+            case FIXED -> new float[EXTREME_LOGVARS.length][];
+            case PER_DIMENSION -> new float[][] {EXTREME_LOGVARS};
+            case PER_ROW -> {
+                float[] perRow = new float[batch * dims];
+                for (int b = 0; b < batch; b++) {
+                    System.arraycopy(EXTREME_LOGVARS, 0, perRow, b * dims, dims);
+                }
+                yield new float[][] {perRow};
+            }
+        };
+        LikelihoodShape shape = LikelihoodShape.of(batch, dims);
+        for (int c = 0; c < logVarCases.length; c++) {
+            float fixed = mode == Mode.FIXED ? EXTREME_LOGVARS[c] : 0f;
+            Inputs in = new Inputs(mean, x, fixed, logVarCases[c]);
+            String where = path + " " + mode + (mode == Mode.FIXED ? " s = " + fixed : "");
+            float gradScale = 1f / batch;
+            float[] logProb = new float[batch];
+            float[] gradMean = new float[batch * dims];
+            float[] gradLogVar = mode == Mode.FIXED ? null : new float[mode == Mode.PER_DIMENSION ? dims : batch * dims];
+            Gaussian.logProbAndGrad(shape, mean, x, in.reference(mode), gradScale, logProb, gradMean, gradLogVar);
+            Result gpu = run(path, mode, in, shape, gradScale, true);
+            double[] rowMagnitudes = new double[batch];
+            double[] columnMagnitudes = new double[dims];
+            for (int r = 0; r < batch; r++) {
+                for (int d = 0; d < dims; d++) {
+                    double s = in.logVarAt(mode, r, d, dims);
+                    double diff = (double) x[r * dims + d] - mean[r * dims + d];
+                    double weightedSquare = diff == 0 ? 0 : diff * diff * Math.exp(-s);
+                    rowMagnitudes[r] += 0.5 * Math.abs(LOG_TWO_PI + s + weightedSquare);
+                    columnMagnitudes[d] += Math.abs(gradScale * 0.5 * (1 - weightedSquare));
+                }
+            }
+            for (int r = 0; r < batch; r++) {
+                if (DIFFS.length == r || DIFFS[r] == 0f) {
+                    assertTrue(Float.isFinite(logProb[r]), where + ": the reference is finite at x = m");
+                }
+            }
+            assertRowSums(where + ": logProb", gpu.logProb(), logProb, rowMagnitudes);
+            assertElementwise(where + ": gradMean", gpu.gradMean(), gradMean);
+            switch (mode) {
+                case FIXED -> {
+                }
+                case PER_DIMENSION -> assertRowSums(where + ": gradLogVar (summed over the rows)", gpu.gradLogVar(),
+                        gradLogVar, columnMagnitudes);
+                case PER_ROW -> assertElementwise(where + ": gradLogVar", gpu.gradLogVar(), gradLogVar);
+            }
+        }
+    }
+
+    static Stream<Arguments> modes() {
+        List<Arguments> out = new ArrayList<>();
+        for (Path path : Path.values()) {
+            for (Mode mode : Mode.values()) {
+                out.add(Arguments.of(path, mode));
+            }
+        }
+        return out.stream();
     }
 
     @ParameterizedTest

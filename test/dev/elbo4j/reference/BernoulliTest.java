@@ -138,7 +138,7 @@ class BernoulliTest {
             for (int d = 0; d < dims; d++) {
                 float u = Philox.uniformAt(seed, offset, Philox.STREAM_BINARIZATION, (long) b * dims + d);
                 float xd = x[b * dims + d];
-                assertEquals(u < xd ? 1f : 0f, row[d], "x[" + b + "][" + d + "] = " + xd + ", u = " + u);
+                assertEquals(u <= xd ? 1f : 0f, row[d], "x[" + b + "][" + d + "] = " + xd + ", u = " + u);
                 if (xd == 0f) {
                     assertEquals(0f, row[d], "u > 0, so x = 0 stays 0");
                 }
@@ -158,15 +158,40 @@ class BernoulliTest {
         assertArrayEquals(copied, fused, 0f);
     }
 
+    /**
+     * Seed 0, offset 4847881, stream 1: element 1's word is 0xffffff9d, so u = 1 exactly (found by search). With the
+     * spec's {@code 1 if u <= x} (since 2026-12-01; it was {@code u < x}) a pixel of exactly 1 stays 1 even there,
+     * and only a value below 1 becomes 0.
+     */
     @Test
-    void binarizationIsStrictWhereTheUniformIsExactlyOne() {
-        // Seed 0, offset 4847881, stream 1: element 1's word is 0xffffff9d, so u = 1 exactly (found by search).
-        // The spec's "1 if u < x" then binarizes even x = 1 to 0; a kernel using <= would differ right here.
-        assertEquals(1f, Philox.uniformAt(0, 4847881, Philox.STREAM_BINARIZATION, 1));
+    void aPixelOfExactlyOneStaysOneWhereTheUniformIsExactlyOne() {
+        assertEquals(1f, Philox.uniformAt(BinarizationCorner.SEED, BinarizationCorner.OFFSET,
+                Philox.STREAM_BINARIZATION, BinarizationCorner.ELEMENT));
+        long seed = BinarizationCorner.SEED;
+        int offset = BinarizationCorner.OFFSET;
         float[] row = new float[4];
-        Targets.values(new float[] {1f, 1f, 1f, 1f}).binarized(0, 4847881).row(0, 4, row);
-        assertEquals(0f, row[1], "u = 1 is not < 1");
-        assertEquals(1f, row[0]);
+        Targets.values(new float[] {1f, 1f, 1f, 1f}).binarized(seed, offset).row(0, 4, row);
+        assertArrayEquals(new float[] {1f, 1f, 1f, 1f}, row, "u = 1 <= x = 1");
+        Targets.pixels(new byte[] {(byte) 255, (byte) 255, 0, 0}).binarized(seed, offset).row(0, 4, row);
+        assertArrayEquals(new float[] {1f, 1f, 0f, 0f}, row, "pixel 255 is x = 1; pixel 0 is always 0");
+        float belowOne = Math.nextDown(1f);
+        Targets.values(new float[] {belowOne, belowOne, belowOne, belowOne}).binarized(seed, offset).row(0, 4, row);
+        assertEquals(0f, row[BinarizationCorner.ELEMENT], "u = 1 > x = 1 - 2^-24");
+    }
+
+    /** Infinite logits are certain outcomes: the limit of the formula, never NaN (see Bernoulli.logTerm). */
+    @Test
+    void infiniteLogitsTakeTheFormulasLimits() {
+        float inf = Float.POSITIVE_INFINITY;
+        float[] logits = {inf, inf, inf, -inf, -inf, -inf};
+        float[] x = {1f, 0f, 0.5f, 0f, 1f, 0.5f};
+        float[] logp = new float[6];
+        float[] grad = new float[6];
+        Bernoulli.logProbAndGrad(LikelihoodShape.of(6, 1), logits, Targets.values(x), 1f, logp, grad);
+        assertArrayEquals(new float[] {0f, -inf, -inf, 0f, -inf, -inf}, logp);
+        assertArrayEquals(new float[] {0f, 1f, 0.5f, 0f, -1f, -0.5f}, grad, "sigmoid(+-Inf) - x");
+        assertEquals(0.0, Bernoulli.logTerm(1, Double.POSITIVE_INFINITY));
+        assertEquals(Double.NEGATIVE_INFINITY, Bernoulli.logTerm(0.25, Double.NEGATIVE_INFINITY));
     }
 
     @Test

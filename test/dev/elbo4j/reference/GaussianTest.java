@@ -108,6 +108,44 @@ class GaussianTest {
         }
     }
 
+    /**
+     * A collapsed dimension: s far below -88.7 (where exp(-s) overflows a float) and beyond -709.8 (a double). With
+     * x = m the formula's weighted square is 0, so log p is finite: 49.08 nats at s = -100 (the issue's example),
+     * and every output is finite where the formula's value is.
+     */
+    @Test
+    void extremeLogVariancesGiveTheFormulasFiniteValues() {
+        float[] logVars = {-1e4f, -1000f, -710f, -100f, 87.4f, 750f, 1e4f};
+        for (float s : logVars) {
+            float[] logp = new float[1];
+            float[] gradMean = new float[1];
+            float[] gradLogVar = new float[1];
+            Gaussian.logProbAndGrad(LikelihoodShape.of(1, 1), new float[] {0.25f}, new float[] {0.25f},
+                    new LogVariance.PerRow(new float[] {s}), 0.5f, logp, gradMean, gradLogVar);
+            assertEquals(-0.5 * (LOG_TWO_PI + s), logp[0], Math.ulp(logp[0]), "log p at x = m, s = " + s);
+            assertEquals(0f, gradMean[0], "d/dm at x = m, s = " + s);
+            assertEquals(0.25f, gradLogVar[0], "d/ds at x = m, s = " + s);
+        }
+        float[] issue = new float[1];
+        Gaussian.logProb(LikelihoodShape.of(1, 1), new float[] {1.5f}, new float[] {1.5f},
+                new LogVariance.Fixed(-100f), issue);
+        assertEquals(49.08, issue[0], 0.005);
+        // x != m: the weighted square is finite in double down to s = -709.8 and beyond it as large as the formula.
+        float[] tiny = new float[1];
+        Gaussian.logProb(LikelihoodShape.of(1, 1), new float[] {1e-20f}, new float[] {0f},
+                new LogVariance.Fixed(-100f), tiny);
+        assertEquals(-0.5 * (LOG_TWO_PI - 100 + 1e-40 * Math.exp(100)), tiny[0], 1e-3);
+        float[] huge = new float[1];
+        Gaussian.logProb(LikelihoodShape.of(1, 1), new float[] {1f}, new float[] {0f}, new LogVariance.Fixed(-1000f),
+                huge);
+        assertEquals(Float.NEGATIVE_INFINITY, huge[0], "a weighted square past every float is -inf, not NaN");
+        // A zero row weight gives a zero gradient even where exp(-s) overflows.
+        float[] zeroWeighted = new float[1];
+        Gaussian.logProbAndGrad(LikelihoodShape.of(1, 1), new float[] {1f}, new float[] {0f},
+                new LogVariance.Fixed(-1000f), 0f, new float[1], zeroWeighted, null);
+        assertEquals(0f, zeroWeighted[0]);
+    }
+
     @Test
     void aFixedLogVarianceHasNoGradientToWrite(TestRandom random) {
         Inputs in = Inputs.draw(random, 1, 2, 3);
