@@ -12,6 +12,7 @@ import dev.elbo4j.data.ImageDataset.Split;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code elbo4j baseline}: the ELBO of {@link MeanIntensityBaseline} on one split of an IDX data set. */
@@ -30,6 +31,9 @@ final class BaselineCommand implements Callable<Integer> {
 
     @Spec
     private CommandSpec spec;
+
+    @ParentCommand
+    private Main parent;
 
     @Option(names = "--data", required = true, paramLabel = "DIR",
             description = "Directory with train-images-idx3-ubyte[.gz], t10k-images-idx3-ubyte[.gz] and the "
@@ -54,12 +58,21 @@ final class BaselineCommand implements Callable<Integer> {
         ImageDataset evaluated = split == Split.TRAIN ? train : ImageDataset.load(data, split);
         Idx.Images images = evaluated.images();
         MeanIntensityBaseline model = MeanIntensityBaseline.fit(train.images());
+        // On a terminal the progress line is redrawn in place; in a log file or a pipe each update is its own line.
+        boolean redraw = parent.environment().stderrIsTerminal();
         MeanIntensityBaseline.Result result = model.evaluate(images, binarizeSeed, (done, total) -> {
-            err.print(String.format(Locale.ROOT, "\rbaseline: %d/%d %s images scored", done, total,
-                    split.name().toLowerCase(Locale.ROOT)));
+            String line = String.format(Locale.ROOT, "baseline: %d/%d %s images scored", done, total,
+                    split.name().toLowerCase(Locale.ROOT));
+            if (redraw) {
+                err.print("\r" + line);
+            } else {
+                err.println(line);
+            }
             err.flush();
         });
-        err.println();
+        if (redraw) {
+            err.println();
+        }
 
         out.println(String.format(Locale.ROOT, "data       %s, %s split: %d images of %d x %d%s", data,
                 split.name().toLowerCase(Locale.ROOT), images.count(), images.rows(), images.columns(),

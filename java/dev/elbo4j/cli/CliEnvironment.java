@@ -17,9 +17,6 @@ import java.util.function.Supplier;
 record CliEnvironment(Supplier<GpuReport> gpu, boolean stderrIsTerminal, Duration progressInterval,
                       Interrupts interrupts) {
 
-    /** The system property that the launcher sets to {@code true} when its standard error is a terminal. */
-    static final String STDERR_TERMINAL_PROPERTY = "elbo4j.stderr.terminal";
-
     CliEnvironment {
         Objects.requireNonNull(gpu, "gpu");
         Objects.requireNonNull(progressInterval, "progressInterval");
@@ -27,14 +24,11 @@ record CliEnvironment(Supplier<GpuReport> gpu, boolean stderrIsTerminal, Duratio
     }
 
     /**
-     * This process: the real GPU probe; standard error is a terminal when the launcher says so (the JDK can only
-     * tell for standard input and output together), else when {@link java.io.Console#isTerminal()}; a plain
-     * progress line every 10 seconds; Ctrl-C through a shutdown hook.
+     * This process: the real GPU probe; whether standard error is a terminal from {@link Terminal} (isatty); a
+     * plain progress line every 10 seconds; Ctrl-C through a shutdown hook.
      */
     static CliEnvironment system() {
-        String told = System.getProperty(STDERR_TERMINAL_PROPERTY);
-        boolean terminal = told != null ? Boolean.parseBoolean(told)
-                : System.console() != null && System.console().isTerminal();
-        return new CliEnvironment(GpuReport::probe, terminal, Duration.ofSeconds(10), Interrupts.shutdownHook());
+        return new CliEnvironment(GpuReport::probe, Terminal.isTerminal(Terminal.STANDARD_ERROR),
+                Duration.ofSeconds(10), Interrupts.shutdownHook());
     }
 }

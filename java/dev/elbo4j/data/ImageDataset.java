@@ -73,6 +73,11 @@ public record ImageDataset(Idx.Images images, byte[] labels) {
     /** The first existing file among the spellings of one split's images or labels. */
     private static Path find(Path directory, Split split, String kind, String idxKind) throws IOException {
         Objects.requireNonNull(directory, "directory");
+        if (directory.toString().isBlank()) {
+            // Path.of("") is the working directory: an empty --data is a mistake, not a request for ".".
+            throw new NoSuchFileException("\"\"", null, "the data directory is empty; name the directory that holds"
+                    + " the " + split.prefix() + "-" + kind + "-" + idxKind + "-ubyte[.gz] file");
+        }
         if (!Files.isDirectory(directory)) {
             throw new NoSuchFileException(directory.toString(), null,
                     Files.exists(directory) ? "not a directory" : "no such directory");

@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -77,6 +78,9 @@ class MainTest {
         assertEquals(expected, result.value("ELBO"), 1e-4 + 1e-6 * Math.abs(expected));
         assertEquals(-expected / (DIMS * Math.log(2)), result.value("bits/dim"), 1e-6);
         assertTrue(result.err().contains("4/4 test images"), result.err());
+        // Not a terminal: plain lines that a log file keeps apart, no carriage returns.
+        assertFalse(result.err().contains("\r"), result.err());
+        assertTrue(result.err().contains("baseline: 4/4 test images scored" + System.lineSeparator()), result.err());
 
         Run onTrain = run("baseline", "--data", directory.toString(), "--split", "train");
         assertEquals(0, onTrain.status(), onTrain.err());
@@ -130,6 +134,21 @@ class MainTest {
         Run noCommand = run();
         assertEquals(2, noCommand.status());
         assertTrue(noCommand.err().contains("Missing a subcommand"), noCommand.err());
+    }
+
+    /** On a terminal the progress is redrawn in place, ending with one line break. */
+    @Test
+    void progressIsRedrawnInPlaceOnlyOnATerminal(TestRandom random) throws IOException {
+        IdxFiles.writeSplit(directory, "train", ROWS, COLUMNS, random.pixels(3 * DIMS), new byte[3], false);
+        IdxFiles.writeSplit(directory, "t10k", ROWS, COLUMNS, random.pixels(2 * DIMS), new byte[2], false);
+        StringWriter err = new StringWriter();
+        CliEnvironment terminal = new CliEnvironment(Cli.noGpu().gpu(), true, Duration.ZERO, Interrupts.ignoring());
+        int status = Main.execute(new String[] {"baseline", "--data", directory.toString()},
+                new PrintWriter(new StringWriter()), new PrintWriter(err), terminal);
+        assertEquals(0, status, err.toString());
+        assertTrue(err.toString().contains("\rbaseline: 2/2 test images scored" + System.lineSeparator()),
+                err.toString());
+        assertFalse(Terminal.isTerminal(-1), "an invalid descriptor is no terminal");
     }
 
     private static void assertNoStackTrace(Run run) {

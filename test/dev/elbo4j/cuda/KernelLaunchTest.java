@@ -211,7 +211,6 @@ class KernelLaunchTest {
         byte[] garbage = "this is not PTX: elbo4j checks that the JIT error log reaches the exception\n"
                 .getBytes(StandardCharsets.US_ASCII);
         CudaException e = assertThrows(CudaException.class, () -> cuda.loadModule(garbage));
-        System.out.println(e.getMessage());
         assertEquals("cuModuleLoadDataEx", e.call());
         assertTrue(e.resultName().startsWith("CUDA_ERROR_"), e.getMessage());
         int log = e.getMessage().indexOf("JIT error log: ");

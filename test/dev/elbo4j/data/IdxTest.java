@@ -85,7 +85,51 @@ class IdxTest {
         expectFormatError(new byte[] {0, 0, 8, 0}, "0 dimensions");
 
         byte[] compressed = IdxFiles.gzip(good);
-        expectFormatError(Arrays.copyOf(compressed, compressed.length - 12), "corrupt or truncated gzip data");
+        expectFormatError(Arrays.copyOf(compressed, compressed.length - 12), "gzip member 0 at byte 0", "truncated");
+        expectFormatError(Arrays.copyOf(compressed, compressed.length - 4), "trailer", "missing");
+        byte[] flipped = compressed.clone();
+        flipped[compressed.length - 6] ^= 0x40;
+        expectFormatError(flipped, "CRC-32 or size does not match");
+    }
+
+    /** Count 0 with items too large for an array: pixelsPerImage() overflowed, and the header was accepted. */
+    @Test
+    void aHeaderOfZeroItemsTooLargeToHoldIsRefused() throws IOException {
+        expectFormatError(IdxFiles.idxBytes(new int[] {0, 65536, 65536}, new byte[0]), "items of more than",
+                "[0, 65536, 65536]");
+        expectFormatError(IdxFiles.idxBytes(new int[] {0, 1, 1, 65536, 65536}, new byte[0]), "items of more than");
+        assertThrows(IllegalArgumentException.class, () -> new Idx.Images(0, 65536, 65536, new byte[0]));
+    }
+
+    /** Extra bytes after the data are refused alike in a plain and a gzip file (the gzip ones used to be ignored). */
+    @Test
+    void trailingBytesAfterGzipDataAreRefusedLikeAfterPlainData() throws IOException {
+        byte[] good = IdxFiles.idxBytes(new int[] {2, 3}, new byte[6]);
+        byte[] compressed = IdxFiles.gzip(good);
+        byte[] garbage = Arrays.copyOf(compressed, compressed.length + 5);
+        garbage[compressed.length] = 'x';
+        expectFormatError(garbage, "5 bytes of trailing data follow the gzip data");
+        byte[] zeros = Arrays.copyOf(compressed, compressed.length + 3);
+        expectFormatError(zeros, "3 bytes of trailing data");
+        // Concatenated gzip members are one stream (gzip writes them so): accepted.
+        byte[] first = IdxFiles.gzip(Arrays.copyOf(good, 10));
+        byte[] second = IdxFiles.gzip(Arrays.copyOfRange(good, 10, good.length));
+        byte[] concatenated = Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, concatenated, first.length, second.length);
+        Path file = directory.resolve("two-members.gz");
+        Files.write(file, concatenated);
+        assertArrayEquals(new int[] {2, 3}, Idx.read(file).dimensions());
+    }
+
+    @Test
+    void aDirectoryOrAnEmptyDataPathIsNamedInTheMessage() throws IOException {
+        Path folder = Files.createDirectories(directory.resolve("not-a-file"));
+        IOException error = assertThrows(IOException.class, () -> Idx.read(folder));
+        assertTrue(error.getMessage().startsWith(folder.toString()) && error.getMessage().contains("is a directory"),
+                error.getMessage());
+        NoSuchFileException empty = assertThrows(NoSuchFileException.class,
+                () -> ImageDataset.load(Path.of(""), Split.TRAIN));
+        assertTrue(empty.getMessage().contains("the data directory is empty"), empty.getMessage());
     }
 
     @Test
