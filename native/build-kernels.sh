@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Compiles kernels/*.cu into one fatbin that the jar carries as a resource
-# (dev/elbo4j/kernels/elbo4j.fatbin), and keeps ptxas's resource report.
+# (dev/elbo4j/kernels/elbo4j.fatbin), and keeps ptxas's resource report and the PTX of every architecture
+# (REPORT_DIR/ptx). nvcc 13 is needed (sm_110 is in the list), so the fatbin needs a CUDA 13 (R580+) driver.
 #   usage: build-kernels.sh RESOURCE_DIR REPORT_DIR
 # Without nvcc the build goes on without kernels; the GPU path then says
-# "this jar was built without kernels". A kernel that spills registers fails the build.
+# "this jar was built without kernels". The build fails when a kernel spills registers, and when the PTX
+# holds approximate or flush-to-zero arithmetic the kernels did not ask for (native/check-ptx.pl: a
+# fast-math option or intrinsic, which the emulator and the reference would not reproduce).
 set -euo pipefail
 resource_dir=$1
 report_dir=$2
@@ -17,8 +20,8 @@ if [ -z "$nvcc" ]; then
 fi
 mkdir -p "$resource_dir" "$report_dir"
 fatbin=$resource_dir/elbo4j.fatbin
-# Up to date: nothing under kernels/ (nor this script) is newer than the fatbin.
-if [ -f "$fatbin" ] && [ -z "$(find "$root/kernels" "$0" -newer "$fatbin" -print -quit)" ]; then
+# Up to date: nothing under kernels/ (nor this script or the PTX check) is newer than the fatbin.
+if [ -f "$fatbin" ] && [ -z "$(find "$root/kernels" "$0" "$root/native/check-ptx.pl" -newer "$fatbin" -print -quit)" ]; then
   echo "[elbo4j] kernels up to date: $fatbin"; exit 0
 fi
 
@@ -35,11 +38,19 @@ for a in "${archs[@]}"; do gencode+=(-gencode "arch=compute_$a,code=sm_$a"); don
 gencode+=(-gencode "arch=compute_90,code=compute_90")
 
 report=$report_dir/ptxas-report.txt
+# nvcc's intermediate files are kept for their PTX (one file per architecture), the rest deleted.
+keep=$report_dir/nvcc-keep
+rm -rf "$keep" "$report_dir/ptx"
+mkdir -p "$keep" "$report_dir/ptx"
 echo "[elbo4j] nvcc: $($nvcc --version | tail -1)"
-"$nvcc" -fatbin -O3 -std=c++17 -lineinfo -Xptxas -v -I "$root/kernels" "${gencode[@]}" \
-  -o "$fatbin" "$unity" 2> "$report" || { cat "$report"; exit 1; }
+"$nvcc" -fatbin -O3 -std=c++17 -lineinfo -Xptxas -v -I "$root/kernels" "${gencode[@]}" -keep -keep-dir "$keep" \
+  -o "$fatbin" "$unity" 2> "$report" || { cat "$report"; rm -f "$fatbin"; exit 1; }
+mv "$keep"/*.ptx "$report_dir/ptx/"
+rm -rf "$keep"
 echo "[elbo4j] kernels: $resource_dir/elbo4j.fatbin ($(stat -c %s "$fatbin") bytes); ptxas report: $report"
+command -v perl >/dev/null || { echo "[elbo4j] ERROR: perl is needed to check the kernels' PTX"; rm -f "$fatbin"; exit 1; }
+perl "$root/native/check-ptx.pl" "$report_dir"/ptx/*.ptx || { rm -f "$fatbin"; exit 1; }
 # The kernels are written to keep everything in registers: a spill is a regression.
 if grep -E "[1-9][0-9]* bytes spill (stores|loads)" "$report"; then
-  echo "[elbo4j] ERROR: register spills in the ptxas report above ($report)"; exit 1
+  echo "[elbo4j] ERROR: register spills in the ptxas report above ($report)"; rm -f "$fatbin"; exit 1
 fi

@@ -22,8 +22,9 @@ TEST_KERNEL_OBJ := $(patsubst $(OUT)/gen/test-kernels/%.cpp,$(OUT)/obj/test-kern
                    $(wildcard $(OUT)/gen/test-kernels/*.cpp))
 TEST_OBJ := $(OUT)/obj/test/emu_test.o
 TEST_FATBIN := $(if $(NVCC),$(OUT)/test-kernels.fatbin)
+PTX_CHECK_TESTED := $(if $(NVCC),$(OUT)/ptx-check-tested)
 
-all: $(OUT)/libelbo4j-cudaemu.so $(OUT)/emu-test $(TEST_FATBIN)
+all: $(OUT)/libelbo4j-cudaemu.so $(OUT)/emu-test $(TEST_FATBIN) $(PTX_CHECK_TESTED)
 
 $(OUT)/obj/emu/%.o: $(ROOT)/native/emu/%.cpp
 	@mkdir -p $(@D)
@@ -60,6 +61,13 @@ $(OUT)/test-kernels.fatbin: $(wildcard $(ROOT)/native/test/kernels/*.cu)
 	@echo "[elbo4j] emulator: nvcc -fatbin of native/test/kernels (sm_90)"
 	@cat $^ > $(OUT)/gen/test-kernels-all.cu
 	@$(NVCC) -fatbin -gencode arch=compute_90,code=sm_90 -o $@ $(OUT)/gen/test-kernels-all.cu
+
+# The PTX check of native/build-kernels.sh, itself checked: it must pass a probe kernel as built and
+# reject it built with each fast-math option or intrinsic.
+$(OUT)/ptx-check-tested: $(ROOT)/native/check-ptx.pl $(ROOT)/native/test/ptx-probe.cu $(ROOT)/native/test/check-ptx-test.sh
+	@echo "[elbo4j] emulator: testing native/check-ptx.pl on fast-math builds of native/test/ptx-probe.cu"
+	@bash $(ROOT)/native/test/check-ptx-test.sh $(NVCC) $(OUT)/ptx-probe
+	@touch $@
 
 -include $(CORE_OBJ:.o=.d) $(KERNEL_OBJ:.o=.d) $(TEST_KERNEL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
