@@ -174,8 +174,11 @@ using namespace elbo4j_emu;
 cublasStatus_t cublasCreate_v2(cublasHandle_t* handle) {
   auto lock = lock_api();
   if (handle == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
-  if (require_context() != CUDA_SUCCESS) {
-    report("cublasCreate_v2: no current CUDA context (cuInit and a current context come first)");
+  const CUresult context = require_context();
+  if (context != CUDA_SUCCESS) {
+    const char* name = nullptr;
+    cuGetErrorName(context, &name);
+    report("cublasCreate_v2: no usable CUDA context (%s; cuInit and a current context come first)", name);
     return CUBLAS_STATUS_NOT_INITIALIZED;
   }
   *handle = new cublasContext();

@@ -8,7 +8,12 @@
 //                          exchange points: the lanes named in the mask all arrive, then all values
 //                          are exchanged at once (lockstep), as on the GPU.
 // __shared__ variables become thread_local (block-scope thread_local is static storage): one copy
-// per OS thread, and an OS thread runs one block at a time, so each running block has its own.
+// per OS thread, and an OS thread runs one block at a time, so each running block has its own. At
+// the start of every block they are filled with 0xff bytes (NaN as float or double), since on the GPU
+// their content is undefined: the linker script native/emu/shared_memory.ld gathers the
+// thread-local data of the kernel objects (which is nothing but their __shared__ variables) into one
+// range, and the block runner poisons that range (grid_runner.cpp). A kernel must not declare other
+// thread_local variables.
 // Only the subset listed in native/README.md ("The device dialect") is defined; any
 // other CUDA construct fails to compile here instead of meaning something else.
 #ifndef ELBO4J_DEVICE_EMU_H
@@ -48,6 +53,7 @@ constexpr int warpSize = 32;
 
 // ---- synchronization and warp intrinsics (macros so the call site appears in deadlock reports) ----
 #define __syncthreads() ::elbo4j_emu::sync_threads(__FILE__, __LINE__)
+#define __trap() ::elbo4j_emu::trap(__FILE__, __LINE__)
 #define __syncwarp(...) ::elbo4j_emu::syncwarp(__FILE__, __LINE__ __VA_OPT__(, ) __VA_ARGS__)
 #define __shfl_sync(...) ::elbo4j_emu::shfl(__FILE__, __LINE__, __VA_ARGS__)
 #define __shfl_up_sync(...) ::elbo4j_emu::shfl_up(__FILE__, __LINE__, __VA_ARGS__)

@@ -5,7 +5,9 @@
 // Model: one device, one primary context. Device memory is host memory (CUdeviceptr = address), so
 // AddressSanitizer sees kernels' out-of-bounds accesses; allocations are tracked so that copies and
 // sets are checked against them. Streams execute their work synchronously when it is enqueued (a
-// launch returns after the grid has run); events record the host clock. Between
+// launch returns after the grid has run); events record the host clock. A fault of work on the
+// "device" (a kernel's, or a replayed copy's) is sticky as on a GPU: the call that enqueued the work
+// succeeds, every later call of the context returns the fault until the context is destroyed. Between
 // cuStreamBeginCapture_v2 and cuStreamEndCapture, work enqueued on the capturing stream is recorded
 // instead (launch parameters copied by value), and cuGraphLaunch replays the recording in order.
 // Refused with an error code and one line on stderr: anything not emulated (dynamic shared memory,
@@ -144,16 +146,20 @@ void free_everything_in_context() {
   s.graphs.clear();
   for (CUgraphExec exec : s.graph_execs) delete exec;
   s.graph_execs.clear();
+  s.sticky_error = CUDA_SUCCESS;
 }
 
 // ---- executing work ----
 
-CUresult execute(const char* api, const WorkItem& item) {
+// Runs one piece of work. Returns CUDA_SUCCESS, or the fault it caused on the device (after printing
+// why): a kernel's fault (CUDA_ERROR_LAUNCH_FAILED, CUDA_ERROR_MISALIGNED_ADDRESS), or work replayed
+// by a graph that touches memory freed since the capture (CUDA_ERROR_ILLEGAL_ADDRESS).
+CUresult run_on_device(const char* api, const WorkItem& item) {
   if (const auto* k = std::get_if<KernelNode>(&item)) {
-    std::string error;
-    if (run_grid(GridLaunch{k->kernel, k->params.data(), k->grid, k->block}, &error)) return CUDA_SUCCESS;
-    report("%s(%s): %s", api, k->kernel->name, error.c_str());
-    return CUDA_ERROR_LAUNCH_FAILED;
+    LaunchFault fault;
+    if (run_grid(GridLaunch{k->kernel, k->params.data(), k->grid, k->block}, &fault)) return CUDA_SUCCESS;
+    report("%s(%s): %s", api, k->kernel->name, fault.message.c_str());
+    return fault.kind == FaultKind::MisalignedAddress ? CUDA_ERROR_MISALIGNED_ADDRESS : CUDA_ERROR_LAUNCH_FAILED;
   }
   if (const auto* c = std::get_if<CopyNode>(&item)) {
     // Checked when enqueued; checked again because a graph may replay after a free.
@@ -185,6 +191,20 @@ CUresult execute(const char* api, const WorkItem& item) {
   if (run_gemm(g.call, &error)) return CUDA_SUCCESS;
   report("%s: %s", g.api, error.c_str());
   return CUDA_ERROR_ILLEGAL_ADDRESS;
+}
+
+// Runs work as a GPU's stream would. A fault does not fail the call that enqueued the work: it becomes
+// the context's sticky error, which every later call of the context returns (require_context) until
+// the context is destroyed; as on a GPU, work behind the faulting work does not run. False after a fault.
+bool execute(const char* api, const WorkItem& item) {
+  const CUresult fault = run_on_device(api, item);
+  if (fault == CUDA_SUCCESS) return true;
+  const char* name = nullptr;
+  cuGetErrorName(fault, &name);
+  report("%s is the context's error from now on: every later call returns it until the context is destroyed "
+         "(the last cuDevicePrimaryCtxRelease_v2)", name);
+  state().sticky_error = fault;
+  return false;
 }
 
 // ---- module images ----
@@ -337,7 +357,7 @@ CUresult require_context() {
   if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
   if (current_context == nullptr) return CUDA_ERROR_INVALID_CONTEXT;
   if (!state().context_active) return CUDA_ERROR_CONTEXT_IS_DESTROYED;
-  return CUDA_SUCCESS;
+  return state().sticky_error;
 }
 
 bool in_device_memory(const void* address, std::size_t bytes) {
@@ -351,6 +371,7 @@ bool in_device_memory(const void* address, std::size_t bytes) {
 }
 
 CUresult submit(const char* api, CUstream handle, WorkItem item) {
+  RETURN_IF_ERROR(require_context());  // cuBLAS calls come here without checking it first
   CUstream stream;
   RETURN_IF_ERROR(resolve_stream_for_use(api, handle, &stream));
   if (stream != nullptr && stream->capture_status == CU_STREAM_CAPTURE_STATUS_ACTIVE) {
@@ -360,7 +381,8 @@ CUresult submit(const char* api, CUstream handle, WorkItem item) {
   if (stream != nullptr && stream->capture_status == CU_STREAM_CAPTURE_STATUS_INVALIDATED) {
     return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
   }
-  return execute(api, item);
+  execute(api, item);
+  return CUDA_SUCCESS;
 }
 
 }  // namespace elbo4j_emu
@@ -376,6 +398,17 @@ CUresult CUDAAPI cuInit(unsigned int Flags) {
   if (Flags != 0) return CUDA_ERROR_INVALID_VALUE;
   DriverState& s = state();
   if (!s.initialized) {
+    Schedule schedule;
+    std::string error;
+    if (!parse_schedule(std::getenv("ELBO4J_EMU_SCHEDULE"), &schedule, &error)) {
+      report("cuInit: ELBO4J_EMU_SCHEDULE: %s", error.c_str());
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    set_schedule(schedule);
+    if (schedule.kind != Schedule::Kind::Fifo) {
+      report("fiber schedule %s (ELBO4J_EMU_SCHEDULE=%s repeats it)", schedule_name(schedule).c_str(),
+             schedule_name(schedule).c_str());
+    }
     // Device memory is host memory: advertise half of the machine's RAM.
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     s.device_capacity = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page / 2 : std::size_t{1} << 32;
@@ -1064,7 +1097,9 @@ CUresult CUDAAPI cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream) {
     report("cuGraphLaunch: launching a graph into a stream capture is not emulated");
     return CUDA_ERROR_NOT_SUPPORTED;
   }
-  for (const WorkItem& item : hGraphExec->items) RETURN_IF_ERROR(execute("cuGraphLaunch", item));
+  for (const WorkItem& item : hGraphExec->items) {
+    if (!execute("cuGraphLaunch", item)) break;
+  }
   return CUDA_SUCCESS;
 }
 

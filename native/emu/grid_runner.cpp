@@ -2,7 +2,8 @@
 // reaches a barrier, a warp exchange point or its end, then hands the OS thread directly to the next
 // ready fiber (or back to the block's scheduler when none is ready). A block is finished when every
 // fiber has exited; when no fiber is ready but some have not exited, nothing can ever wake them:
-// the block is deadlocked and the launch fails with a description of who waits where.
+// the block is deadlocked and the launch fails with a description of who waits where. Which ready
+// fiber runs next is the schedule's choice (Schedule in grid_runner.h).
 #include "grid_runner.h"
 
 #include <pthread.h>
@@ -12,9 +13,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -35,6 +41,16 @@ namespace elbo4j_emu {
 __thread const ThreadCoords* current_thread = nullptr;
 __thread const BlockCoords* current_block = nullptr;
 
+}  // namespace elbo4j_emu
+
+// This thread's copy of the kernels' __shared__ variables lies in [begin, end): symbols of the linker
+// script native/emu/shared_memory.ld, which gathers the thread-local data of the kernel objects there.
+extern __thread unsigned char elbo4j_emu_shared_begin[];
+extern __thread unsigned char elbo4j_emu_shared_end[];
+// Initialized, so that the range's section holds data (see the script); poisoned with the rest.
+__attribute__((section(".tdata.elbo4j_emu_shared_head"), used)) __thread unsigned char elbo4j_emu_shared_head = 0xff;
+
+namespace elbo4j_emu {
 namespace {
 
 constexpr unsigned kWarpSize = 32;
@@ -101,6 +117,18 @@ std::string format(const char* fmt, ...) {
   return buffer;
 }
 
+// The seeded generator of the Warps schedule (splitmix64: one state word, good enough to pick lanes).
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::mutex schedule_mutex;
+Schedule schedule_in_force;
+std::uint64_t launches_run = 0;  // numbers the launches, for the Warps schedule's per-block streams
+
 class BlockRunner;
 __thread BlockRunner* tls_runner = nullptr;
 
@@ -109,6 +137,20 @@ __thread BlockRunner* tls_runner = nullptr;
 class BlockRunner {
  public:
   BlockRunner() {
+    // Poisoning the emulator's own thread-locals would corrupt this runner: refuse a build whose
+    // linker put any of them in the shared range.
+    shared_begin_ = elbo4j_emu_shared_begin;
+    shared_bytes_ = static_cast<std::size_t>(elbo4j_emu_shared_end - elbo4j_emu_shared_begin);
+    for (const void* own : {static_cast<const void*>(&current_thread), static_cast<const void*>(&current_block),
+                            static_cast<const void*>(&tls_runner)}) {
+      const auto* byte = static_cast<const unsigned char*>(own);
+      if (byte >= shared_begin_ && byte < shared_begin_ + shared_bytes_) {
+        std::fprintf(stderr, "elbo4j-cudaemu: the __shared__ range [%p, +%zu) holds the emulator's own thread-local "
+                     "%p: link with native/emu/shared_memory.ld as native/emu/emulator.mk does\n",
+                     static_cast<void*>(shared_begin_), shared_bytes_, own);
+        std::abort();
+      }
+    }
 #if ELBO4J_EMU_ASAN
     // The OS thread's own stack, announced to AddressSanitizer when switching back to the scheduler.
     pthread_attr_t attr;
@@ -127,8 +169,9 @@ class BlockRunner {
     }
   }
 
-  // Runs one block to completion. False (with *error set) on deadlock or misuse.
-  bool run_block(const GridLaunch& launch, uint3 block_idx, std::string* error) {
+  // Runs one block to completion under `schedule` (its seed already mixed with the launch and block
+  // numbers). False (with *fault set) on deadlock, misuse, __trap() or a misaligned vector access.
+  bool run_block(const GridLaunch& launch, uint3 block_idx, const Schedule& schedule, LaunchFault* fault) {
     launch_ = &launch;
     thread_count_ = launch.block.x * launch.block.y * launch.block.z;
     allocate_stacks(thread_count_);
@@ -137,13 +180,19 @@ class BlockRunner {
     live_count_ = thread_count_;
     barrier_arrivals_ = 0;
     failed_ = false;
+    warps_schedule_ = schedule.kind == Schedule::Kind::Warps;
+    random_state_ = schedule.seed;
     ready_head_ = 0;
     ready_count_ = 0;
+    ready_warps_ = 0;
     const unsigned warp_count = (thread_count_ + kWarpSize - 1) / kWarpSize;
     for (unsigned w = 0; w < warp_count; ++w) {
       const unsigned lanes = std::min(kWarpSize, thread_count_ - w * kWarpSize);
       warps_[w] = WarpState{lanes == kWarpSize ? 0xffffffffu : (1u << lanes) - 1u, 0};
+      ready_lanes_[w] = 0;
     }
+    // Shared memory holds garbage when a block starts on the GPU: here every byte is 0xff.
+    std::memset(shared_begin_, 0xff, shared_bytes_);
     const unsigned bx = launch.block.x, by = launch.block.y;
     for (unsigned t = 0; t < thread_count_; ++t) {
       Fiber& f = fibers_[t];
@@ -153,13 +202,14 @@ class BlockRunner {
       fiber_prepare(&f.context, f.stack, kStackBytes, fiber_main);
       push_ready(&f);
     }
+    pick_random_warp();
     switch_to(nullptr, pop_ready(), false);
     // Back on the scheduler: every fiber exited, or none can run any more, or one reported misuse.
-    if (!failed_ && live_count_ != 0) fail_with(describe_deadlock());
+    if (!failed_ && live_count_ != 0) fail_with(FaultKind::LaunchFailed, describe_deadlock());
     current_thread = nullptr;
     if (failed_) {
       abandon_stacks();
-      *error = error_;
+      *fault = fault_;
       return false;
     }
     return true;
@@ -183,8 +233,9 @@ class BlockRunner {
       barrier_file_ = file;
       barrier_line_ = line;
     } else if (!same_site(file, line, barrier_file_, barrier_line_)) {
-      fail(self, format("threads wait at different __syncthreads: thread %s at %s:%d, %u other thread(s) at %s:%d",
-                        thread_name(self).c_str(), file, line, barrier_arrivals_, barrier_file_, barrier_line_));
+      fail(self, FaultKind::LaunchFailed,
+           format("threads wait at different __syncthreads: thread %s at %s:%d, %u other thread(s) at %s:%d",
+                  thread_name(self).c_str(), file, line, barrier_arrivals_, barrier_file_, barrier_line_));
     }
     self->state = FiberState::AtBarrier;
     self->site_file = file;
@@ -193,15 +244,25 @@ class BlockRunner {
       block(self);
       return;
     }
-    // The last thread arrived: release the others in thread order and carry on.
+    // The last thread arrived: release the others in thread order. Fifo: this thread carries on.
+    // Warps: a random warp goes first, perhaps not this thread's.
     barrier_arrivals_ = 0;
     self->state = FiberState::Ready;
     for (unsigned t = 0; t < thread_count_; ++t) {
       Fiber& f = fibers_[t];
-      if (&f == self) continue;
+      if (&f == self && !warps_schedule_) continue;
       f.state = FiberState::Ready;
       push_ready(&f);
     }
+    if (warps_schedule_) {
+      pick_random_warp();
+      yield(self);
+    }
+  }
+
+  // __trap() and misaligned vector accesses: the running fiber's block stops with a fault.
+  [[noreturn]] void fault(FaultKind kind, const std::string& what) {
+    fail(running_, kind, format("thread %s %s", thread_name(running_).c_str(), what.c_str()));
   }
 
   std::uint64_t warp_exchange(const char* file, int line, WarpOp op, unsigned value_bytes, unsigned mask,
@@ -209,12 +270,14 @@ class BlockRunner {
     Fiber* self = running_;
     const unsigned warp = self->linear / kWarpSize, lane = self->linear % kWarpSize;
     if (((mask >> lane) & 1u) == 0) {
-      fail(self, format("thread %s (warp %u lane %u) calls %s at %s:%d with mask 0x%08x, which leaves out its own lane",
-                        thread_name(self).c_str(), warp, lane, op_name(op), file, line, mask));
+      fail(self, FaultKind::LaunchFailed,
+           format("thread %s (warp %u lane %u) calls %s at %s:%d with mask 0x%08x, which leaves out its own lane",
+                  thread_name(self).c_str(), warp, lane, op_name(op), file, line, mask));
     }
     if (is_shuffle(op) && (width < 1 || width > 32 || (width & (width - 1)) != 0)) {
-      fail(self, format("thread %s calls %s at %s:%d with width %d; width must be a power of two in [1, 32]",
-                        thread_name(self).c_str(), op_name(op), file, line, width));
+      fail(self, FaultKind::LaunchFailed,
+           format("thread %s calls %s at %s:%d with width %d; width must be a power of two in [1, 32]",
+                  thread_name(self).c_str(), op_name(op), file, line, width));
     }
     self->state = FiberState::AtWarp;
     self->site_file = file;
@@ -226,7 +289,11 @@ class BlockRunner {
     self->arg = arg;
     self->width = width;
     warps_[warp].waiting |= 1u << lane;
-    if (!try_complete_exchange(warp, mask)) block(self);
+    if (!try_complete_exchange(warp, mask)) {
+      block(self);
+    } else if (warps_schedule_) {
+      yield(self);  // the lanes just released may go first
+    }
     return self->result;
   }
 
@@ -256,23 +323,58 @@ class BlockRunner {
   // that the stacks can be reused.
   void abandon_stacks() {
 #if ELBO4J_EMU_ASAN
-    for (unsigned t = 0; t < thread_count_; ++t) {
-      if (fibers_[t].state != FiberState::Exited) __asan_unpoison_memory_region(fibers_[t].stack, kStackBytes);
-    }
+    // All of them: the fiber that reported the failure may already count as exited.
+    for (unsigned t = 0; t < thread_count_; ++t) __asan_unpoison_memory_region(fibers_[t].stack, kStackBytes);
 #endif
   }
 
+  // The ready fibers: a queue under Fifo; under Warps a set of lanes per warp, and the warp that runs.
   void push_ready(Fiber* f) {
+    if (warps_schedule_) {
+      const unsigned warp = f->linear / kWarpSize;
+      ready_lanes_[warp] |= 1u << (f->linear % kWarpSize);
+      ready_warps_ |= 1u << warp;
+      return;
+    }
     ready_[(ready_head_ + ready_count_) % kMaxThreadsPerBlock] = static_cast<std::uint16_t>(f->linear);
     ++ready_count_;
   }
 
+  // Fifo: the longest-ready fiber. Warps: a random ready lane of the running warp, else of a random
+  // warp that has one (the running warp has gone as far as it can).
   Fiber* pop_ready() {
+    if (warps_schedule_) {
+      if (ready_warps_ == 0) return nullptr;
+      if (((ready_warps_ >> running_warp_) & 1u) == 0) pick_random_warp();
+      const unsigned lane = random_bit(ready_lanes_[running_warp_]);
+      ready_lanes_[running_warp_] &= ~(1u << lane);
+      if (ready_lanes_[running_warp_] == 0) ready_warps_ &= ~(1u << running_warp_);
+      return &fibers_[running_warp_ * kWarpSize + lane];
+    }
     if (ready_count_ == 0) return nullptr;
     Fiber* f = &fibers_[ready_[ready_head_]];
     ready_head_ = (ready_head_ + 1) % kMaxThreadsPerBlock;
     --ready_count_;
     return f;
+  }
+
+  // Warps: the next fiber comes from a random warp with ready lanes (no effect under Fifo).
+  void pick_random_warp() {
+    if (warps_schedule_ && ready_warps_ != 0) running_warp_ = random_bit(ready_warps_);
+  }
+
+  // A uniformly random set bit of a non-zero mask.
+  unsigned random_bit(std::uint32_t mask) {
+    const auto count = static_cast<std::uint64_t>(__builtin_popcount(mask));
+    for (auto skip = (splitmix64(random_state_) >> 32) * count >> 32; skip > 0; --skip) mask &= mask - 1;
+    return static_cast<unsigned>(__builtin_ctz(mask));
+  }
+
+  // The running fiber (ready, in the ready set) lets the schedule choose who runs next, maybe itself.
+  void yield(Fiber* self) {
+    push_ready(self);
+    Fiber* next = pop_ready();
+    if (next != self) switch_to(self, next, false);
   }
 
   // Switches from `from` (nullptr: the scheduler) to `to` (nullptr: the scheduler). `dying`: `from`
@@ -283,6 +385,14 @@ class BlockRunner {
     running_ = to;
     current_thread = to != nullptr ? &to->coords : nullptr;
 #if ELBO4J_EMU_ASAN
+    if (dying) {
+      // An exited fiber's last frames (fiber_main down to here) never return, so their redzones stay
+      // poisoned; the next fiber on this stack would inherit them, and AddressSanitizer's own stack
+      // unpoisoning (before a noreturn call, e.g. a reported fault) trips over them: clear them now.
+      char* const frame = static_cast<char*>(__builtin_frame_address(0));
+      char* const low = std::max(from->stack, frame - 1024);
+      __asan_unpoison_memory_region(low, static_cast<std::size_t>(from->stack + kStackBytes - low));
+    }
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(dying ? nullptr : &fake_stack, to != nullptr ? to->stack : os_stack_bottom_,
                                    to != nullptr ? kStackBytes : os_stack_size_);
@@ -297,13 +407,13 @@ class BlockRunner {
   // The running fiber waits: hand the OS thread to the next ready fiber, or to the scheduler.
   void block(Fiber* self) { switch_to(self, pop_ready(), false); }
 
-  void fail_with(std::string message) {
-    if (!failed_) error_ = std::move(message);
+  void fail_with(FaultKind kind, std::string message) {
+    if (!failed_) fault_ = LaunchFault{kind, std::move(message)};
     failed_ = true;
   }
 
-  [[noreturn]] void fail(Fiber* self, std::string message) {
-    fail_with(std::move(message));
+  [[noreturn]] void fail(Fiber* self, FaultKind kind, std::string message) {
+    fail_with(kind, std::move(message));
     switch_to(self, nullptr, false);
     std::abort();  // the scheduler abandons a failed block: this fiber is never resumed
   }
@@ -323,8 +433,9 @@ class BlockRunner {
     --live_count_;
     if (barrier_arrivals_ > 0) {
       // __syncthreads counts every thread of the block: the waiting ones can never be released.
-      fail(self, format("thread %s exited while %u thread(s) wait at __syncthreads (%s:%d)",
-                        thread_name(self).c_str(), barrier_arrivals_, barrier_file_, barrier_line_));
+      fail(self, FaultKind::LaunchFailed,
+           format("thread %s exited while %u thread(s) wait at __syncthreads (%s:%d)", thread_name(self).c_str(),
+                  barrier_arrivals_, barrier_file_, barrier_line_));
     }
     const unsigned warp = self->linear / kWarpSize;
     WarpState& w = warps_[warp];
@@ -352,12 +463,12 @@ class BlockRunner {
     for (std::uint32_t g = group; g != 0; g &= g - 1) {
       const Fiber& f = lanes[__builtin_ctz(g)];
       if (f.op != first.op || f.value_bytes != first.value_bytes) {
-        fail(running_, format("warp %u of block (%u,%u,%u): lanes with mask 0x%08x meet at different intrinsics: "
-                              "lane %u at %s (%s:%d, %u bytes), lane %u at %s (%s:%d, %u bytes)",
-                              warp, block_.block_idx.x, block_.block_idx.y, block_.block_idx.z, mask,
-                              first.linear % kWarpSize, op_name(first.op), first.site_file, first.site_line,
-                              first.value_bytes, f.linear % kWarpSize, op_name(f.op), f.site_file, f.site_line,
-                              f.value_bytes));
+        fail(running_, FaultKind::LaunchFailed,
+             format("warp %u of block (%u,%u,%u): lanes with mask 0x%08x meet at different intrinsics: "
+                    "lane %u at %s (%s:%d, %u bytes), lane %u at %s (%s:%d, %u bytes)",
+                    warp, block_.block_idx.x, block_.block_idx.y, block_.block_idx.z, mask, first.linear % kWarpSize,
+                    op_name(first.op), first.site_file, first.site_line, first.value_bytes, f.linear % kWarpSize,
+                    op_name(f.op), f.site_file, f.site_line, f.value_bytes));
       }
     }
     exchange(lanes, group, first.op);
@@ -452,7 +563,14 @@ class BlockRunner {
   int barrier_line_ = 0;
   Fiber* running_ = nullptr;
   bool failed_ = false;
-  std::string error_;
+  LaunchFault fault_;
+  unsigned char* shared_begin_ = nullptr;
+  std::size_t shared_bytes_ = 0;
+  bool warps_schedule_ = false;
+  std::uint64_t random_state_ = 0;
+  unsigned running_warp_ = 0;  // Warps: the warp whose lanes pop_ready prefers
+  std::uint32_t ready_warps_ = 0;
+  std::array<std::uint32_t, kWarpsPerBlock> ready_lanes_{};
   FiberContext scheduler_;
   std::array<Fiber, kMaxThreadsPerBlock> fibers_;
   std::array<std::uint16_t, kMaxThreadsPerBlock> ready_{};
@@ -542,6 +660,18 @@ class WorkerPool {
 
 void sync_threads(const char* file, int line) { tls_runner->sync_threads(file, line); }
 
+void trap(const char* file, int line) {
+  tls_runner->fault(FaultKind::LaunchFailed, format("called __trap() at %s:%d", file, line));
+}
+
+void misaligned_vector_access(const char* type, std::size_t alignment, const void* address, bool store,
+                              const char* file, int line) {
+  std::string what = format("%s a %s at %p, which is not %zu-byte aligned", store ? "stores" : "loads", type,
+                            address, alignment);
+  if (file != nullptr) what += format(" (%s:%d)", file, line);
+  tls_runner->fault(FaultKind::MisalignedAddress, what);
+}
+
 std::uint64_t warp_exchange(const char* file, int line, WarpOp op, unsigned value_bytes, unsigned mask,
                             std::uint64_t value, int arg, int width) {
   return tls_runner->warp_exchange(file, line, op, value_bytes, mask, value, arg, width);
@@ -549,30 +679,87 @@ std::uint64_t warp_exchange(const char* file, int line, WarpOp op, unsigned valu
 
 unsigned worker_count() { return WorkerPool::instance().size(); }
 
-bool run_grid(const GridLaunch& launch, std::string* error) {
+bool parse_schedule(const char* text, Schedule* schedule, std::string* error) {
+  const std::string value = text != nullptr ? text : "";
+  if (value.empty() || value == "fifo") {
+    *schedule = Schedule{};
+    return true;
+  }
+  if (value == "warps") {
+    *schedule = Schedule{Schedule::Kind::Warps,
+                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+    return true;
+  }
+  const std::string prefix = "warps:";
+  const bool digits = value.size() > prefix.size() && value.size() <= prefix.size() + 20 &&
+                      value.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+  if (value.compare(0, prefix.size(), prefix) == 0 && digits) {
+    errno = 0;
+    const unsigned long long seed = std::strtoull(value.c_str() + prefix.size(), nullptr, 10);
+    if (errno == 0) {
+      *schedule = Schedule{Schedule::Kind::Warps, seed};
+      return true;
+    }
+  }
+  *error = "'" + value + "' is not a schedule: use fifo, warps (a seed from the clock) or warps:SEED (SEED a "
+           "decimal number below 2^64)";
+  return false;
+}
+
+std::string schedule_name(const Schedule& schedule) {
+  if (schedule.kind == Schedule::Kind::Fifo) return "fifo";
+  return "warps:" + std::to_string(static_cast<unsigned long long>(schedule.seed));
+}
+
+void set_schedule(const Schedule& schedule) {
+  std::lock_guard<std::mutex> lock(schedule_mutex);
+  schedule_in_force = schedule;
+}
+
+Schedule current_schedule() {
+  std::lock_guard<std::mutex> lock(schedule_mutex);
+  return schedule_in_force;
+}
+
+bool run_grid(const GridLaunch& launch, LaunchFault* fault) {
+  Schedule schedule;
+  std::uint64_t launch_number;
+  {
+    std::lock_guard<std::mutex> lock(schedule_mutex);
+    schedule = schedule_in_force;
+    launch_number = launches_run++;
+  }
+  // Each block's random stream depends on (seed, launch, block) only: which worker runs it, and when,
+  // does not matter.
+  std::uint64_t launch_stream = schedule.seed ^ 0x5851f42d4c957f2dull * (launch_number + 1);
+  const std::uint64_t launch_seed = splitmix64(launch_stream);
   const std::uint64_t gx = launch.grid.x, gy = launch.grid.y;
   const std::uint64_t total = gx * gy * launch.grid.z;
   std::atomic<std::uint64_t> next_block{0};
   std::atomic<bool> failed{false};
-  std::mutex error_mutex;
+  std::mutex fault_mutex;
   WorkerPool& pool = WorkerPool::instance();
   const unsigned participants = static_cast<unsigned>(std::min<std::uint64_t>(pool.size(), total));
   pool.run(participants, [&](unsigned) {
     BlockRunner& runner = *tls_runner;
-    std::string block_error;
+    LaunchFault block_fault;
     while (!failed.load(std::memory_order_relaxed)) {
       const std::uint64_t b = next_block.fetch_add(1, std::memory_order_relaxed);
       if (b >= total) break;
       const uint3 block_idx{static_cast<unsigned>(b % gx), static_cast<unsigned>((b / gx) % gy),
                             static_cast<unsigned>(b / (gx * gy))};
-      if (!runner.run_block(launch, block_idx, &block_error)) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!failed.exchange(true)) *error = block_error;
+      std::uint64_t block_stream = launch_seed ^ 0x2545f4914f6cdd1dull * (b + 1);
+      const Schedule block_schedule{schedule.kind, splitmix64(block_stream)};
+      if (!runner.run_block(launch, block_idx, block_schedule, &block_fault)) {
+        std::lock_guard<std::mutex> lock(fault_mutex);
+        if (!failed.exchange(true)) *fault = block_fault;
         break;
       }
     }
   });
-  return !failed.load();
+  if (!failed.load()) return true;
+  fault->message += " [schedule " + schedule_name(schedule) + ", launch " + std::to_string(launch_number) + "]";
+  return false;
 }
 
 void parallel_for(std::size_t count, const std::function<void(std::size_t)>& body) {

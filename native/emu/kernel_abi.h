@@ -12,22 +12,71 @@
 #include <type_traits>
 #include <utility>
 
+namespace elbo4j_emu {
+// A vector type accessed at an address off its alignment: on the GPU a misaligned access faults
+// (CUDA_ERROR_MISALIGNED_ADDRESS); here the running block fails with the same code. `file`/`line`
+// name the access when known (loads), else nullptr/0 (stores).
+[[noreturn]] void misaligned_vector_access(const char* type, std::size_t alignment, const void* address,
+                                           bool store, const char* file, int line);
+inline void check_vector_alignment(const void* address, std::size_t alignment, const char* type, bool store,
+                                   const char* file, int line) {
+  if ((reinterpret_cast<std::uintptr_t>(address) & (alignment - 1)) != 0) {
+    misaligned_vector_access(type, alignment, address, store, file, line);
+  }
+}
+}  // namespace elbo4j_emu
+
 // ---- built-in vector types (same layout and alignment as CUDA's vector_types.h) ----
+// Types without an alignment of their own (uint3, dim3, float3, int3) are plain aggregates. The
+// others check, in every copy, that the object copied from (a load) and the object assigned to (a
+// store) sit at a multiple of their alignment, as the GPU's vector loads and stores require: in
+// kernel code `*reinterpret_cast<const float4*>(p)` at a p off 16 bytes is a reported fault, not a
+// CPU crash (g++ emits aligned SSE moves) or, for uchar4, silently working code. The copy
+// constructor's defaulted arguments capture the caller's file and line.
+#define ELBO4J_EMU_VECTOR_COPIES(NAME, COPY_MEMBERS)                                                       \
+  using elbo4j_emu_checked_vector = NAME;                                                                  \
+  NAME() = default;                                                                                        \
+  NAME(const NAME& other, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {              \
+    ::elbo4j_emu::check_vector_alignment(&other, alignof(NAME), #NAME, false, file, line);                  \
+    COPY_MEMBERS                                                                                           \
+  }                                                                                                        \
+  NAME& operator=(const NAME& other) {                                                                     \
+    ::elbo4j_emu::check_vector_alignment(&other, alignof(NAME), #NAME, false, nullptr, 0);                  \
+    ::elbo4j_emu::check_vector_alignment(this, alignof(NAME), #NAME, true, nullptr, 0);                     \
+    COPY_MEMBERS                                                                                           \
+    return *this;                                                                                          \
+  }
+#define ELBO4J_EMU_VECTOR2(NAME, T, ALIGN)                                                                 \
+  struct alignas(ALIGN) NAME {                                                                             \
+    T x, y;                                                                                                \
+    constexpr NAME(T vx, T vy) : x(vx), y(vy) {}                                                           \
+    ELBO4J_EMU_VECTOR_COPIES(NAME, x = other.x; y = other.y;)                                              \
+  };
+#define ELBO4J_EMU_VECTOR4(NAME, T, ALIGN)                                                                 \
+  struct alignas(ALIGN) NAME {                                                                             \
+    T x, y, z, w;                                                                                          \
+    constexpr NAME(T vx, T vy, T vz, T vw) : x(vx), y(vy), z(vz), w(vw) {}                                 \
+    ELBO4J_EMU_VECTOR_COPIES(NAME, x = other.x; y = other.y; z = other.z; w = other.w;)                    \
+  };
+
 struct uint3 { unsigned int x, y, z; };
 struct dim3 {
   unsigned int x, y, z;
   constexpr dim3(unsigned int vx = 1, unsigned int vy = 1, unsigned int vz = 1) : x(vx), y(vy), z(vz) {}
 };
-struct alignas(8) float2 { float x, y; };
 struct float3 { float x, y, z; };
-struct alignas(16) float4 { float x, y, z, w; };
-struct alignas(8) int2 { int x, y; };
 struct int3 { int x, y, z; };
-struct alignas(16) int4 { int x, y, z, w; };
-struct alignas(8) uint2 { unsigned int x, y; };
-struct alignas(16) uint4 { unsigned int x, y, z, w; };
-struct alignas(4) uchar4 { unsigned char x, y, z, w; };
-struct alignas(16) double2 { double x, y; };
+ELBO4J_EMU_VECTOR2(float2, float, 8)
+ELBO4J_EMU_VECTOR4(float4, float, 16)
+ELBO4J_EMU_VECTOR2(int2, int, 8)
+ELBO4J_EMU_VECTOR4(int4, int, 16)
+ELBO4J_EMU_VECTOR2(uint2, unsigned int, 8)
+ELBO4J_EMU_VECTOR4(uint4, unsigned int, 16)
+ELBO4J_EMU_VECTOR4(uchar4, unsigned char, 4)
+ELBO4J_EMU_VECTOR2(double2, double, 16)
+#undef ELBO4J_EMU_VECTOR2
+#undef ELBO4J_EMU_VECTOR4
+#undef ELBO4J_EMU_VECTOR_COPIES
 
 inline float2 make_float2(float x, float y) { return {x, y}; }
 inline float3 make_float3(float x, float y, float z) { return {x, y, z}; }
@@ -55,6 +104,8 @@ enum class WarpOp : unsigned char { ShflIdx, ShflUp, ShflDown, ShflXor, Ballot, 
 
 // Block barrier; file/line name the call site in deadlock reports and catch divergent barriers.
 void sync_threads(const char* file, int line);
+// __trap(): the block stops and the launch fails (CUDA_ERROR_LAUNCH_FAILED, as on the GPU).
+[[noreturn]] void trap(const char* file, int line);
 // Warp exchange point: returns this lane's result (raw bits of `value_bytes` bytes, or the vote).
 std::uint64_t warp_exchange(const char* file, int line, WarpOp op, unsigned value_bytes, unsigned mask,
                             std::uint64_t value, int arg, int width);
@@ -140,11 +191,18 @@ constexpr std::size_t param_bytes() {
   constexpr auto layout = param_layout<Args...>();
   return layout.empty() ? 0 : layout.back().offset + layout.back().size;
 }
+// The vector types: plain data whose copies check alignment (see above).
+template <typename T, typename = void>
+struct is_checked_vector : std::false_type {};
+template <typename T>
+struct is_checked_vector<T, std::void_t<typename T::elbo4j_emu_checked_vector>> : std::true_type {};
+
 template <typename T>
 inline T load_param(const unsigned char* p) {
-  static_assert(std::is_trivially_copyable<T>::value, "kernel parameters must be trivially copyable");
+  static_assert(std::is_trivially_copyable<T>::value || is_checked_vector<T>::value,
+                "kernel parameters must be trivially copyable");
   T value;
-  std::memcpy(&value, p, sizeof(T));
+  std::memcpy(static_cast<void*>(&value), p, sizeof(T));
   return value;
 }
 template <typename... Args, std::size_t... I>

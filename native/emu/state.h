@@ -133,6 +133,9 @@ struct DriverState {
   bool initialized = false;
   int primary_retains = 0;
   bool context_active = false;
+  // A fault of work run in the context (CUDA_ERROR_LAUNCH_FAILED, _MISALIGNED_ADDRESS, _ILLEGAL_ADDRESS):
+  // every later call needing the context returns it until the context is destroyed.
+  CUresult sticky_error = CUDA_SUCCESS;
   std::size_t device_capacity = 0;
   std::size_t device_used = 0;
   std::map<std::uintptr_t, std::size_t> device_blocks;  // base address -> bytes
@@ -147,7 +150,7 @@ struct DriverState {
 };
 DriverState& state();
 
-// Checks for calls that need a current, live context.
+// Checks for calls that need a current, live context without a sticky error.
 CUresult require_context();
 
 }  // namespace elbo4j_emu

@@ -4,7 +4,8 @@
 // the exit status is non-zero when a test fails.
 //   emu-test --library LIB.so [--fatbin TEST_KERNELS.fatbin]   the tests
 //   emu-test --bench                                             switch cost and reduction timings
-// Random inputs come from a seed printed at the start (ELBO4J_TEST_SEED=N repeats a run).
+// Random inputs come from a seed printed at the start (ELBO4J_TEST_SEED=N repeats a run). The fiber
+// schedule is ELBO4J_EMU_SCHEDULE's (printed too); the planted-bug tests also switch schedules themselves.
 #include <cuda.h>
 #include <dlfcn.h>
 #include <elf.h>
@@ -29,6 +30,11 @@
 
 #include "cublas_api.h"
 #include "fiber.h"
+#include "grid_runner.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 namespace {
 
@@ -87,7 +93,9 @@ const char* const kTestKernels[] = {
     "emutest_warp_intrinsics",  "emutest_coordinates",           "emutest_partial_warp",
     "emutest_exit_before_barrier", "emutest_divergent_barriers", "emutest_shuffle_barrier_deadlock",
     "emutest_write_past_end",   "emutest_axpy",                  "emutest_param_layout",
-    "emutest_barrier_loop"};
+    "emutest_barrier_loop",     "emutest_two_block_sums",        "emutest_unwritten_shared",
+    "emutest_load_float4",      "emutest_store_float4",          "emutest_load_uchar4",
+    "emutest_trap",             "emutest_multiply_subtract"};
 
 // PTX text whose .entry directives name the given kernels (the emulator reads only the names).
 std::string ptx_naming(const std::vector<std::string>& names) {
@@ -310,26 +318,291 @@ void test_thread_and_block_coordinates() {
             }
 }
 
-void test_deadlocks_are_launch_errors() {
-  Buffer out(1024 * 4);
+// Destroys the context (the one retain of open_device), which ends a sticky error, and starts a fresh
+// one with the test module loaded. Device memory of the old context is gone: free Buffers first.
+void recreate_context() {
+  CU(cuDevicePrimaryCtxRelease(0));
+  CU(cuDevicePrimaryCtxRetain(&g_context, 0));
+  CU(cuCtxSetCurrent(g_context));
+  g_module = load_module(ptx_naming(std::vector<std::string>(std::begin(kTestKernels), std::end(kTestKernels))));
+}
+
+// A launch that faults succeeds; the fault comes from the next calls, as on a GPU (`expected`, with
+// one line on stderr naming the kernel and `message`). The context stays broken: recreate_context.
+void check_sticky_fault(const char* kernel, CUresult expected, const char* message,
+                        const std::function<CUresult()>& launch_faulty) {
+  StderrCapture err;
+  CHECK_RESULT(launch_faulty(), CUDA_SUCCESS);
+  CHECK_RESULT(cuCtxSynchronize(), expected);
+  CUdeviceptr p = 0;
+  CHECK_RESULT(cuMemAlloc(&p, 16), expected);
+  const std::string text = err.text();
+  CHECK(contains(text, kernel) && contains(text, message) && contains(text, "[schedule "),
+        "%s: the report was: %s", kernel, text.c_str());
+}
+
+void test_deadlocks_and_misuse_are_sticky_launch_failures() {
   struct Case {
     const char* kernel;
     unsigned block;
     const char* message;
   };
   const Case cases[] = {
-      {"emutest_exit_before_barrier", 64, "have exited"},
+      // Depending on the schedule, thread 0 exits before or after other threads wait at the barrier.
+      {"emutest_exit_before_barrier", 64, "exited"},
       {"emutest_divergent_barriers", 32, "different __syncthreads"},
       {"emutest_shuffle_barrier_deadlock", 64, "deadlock in block"},
   };
   for (const Case& c : cases) {
-    StderrCapture err;
-    CHECK_RESULT(launch(function(c.kernel), Dim3{3}, Dim3{c.block}, out.as<int>()), CUDA_ERROR_LAUNCH_FAILED);
-    const std::string text = err.text();
-    CHECK(contains(text, c.kernel) && contains(text, c.message), "%s: the report was: %s", c.kernel, text.c_str());
+    {
+      Buffer out(1024 * 4);
+      check_sticky_fault(c.kernel, CUDA_ERROR_LAUNCH_FAILED, c.message,
+                         [&] { return launch(function(c.kernel), Dim3{3}, Dim3{c.block}, out.as<int>()); });
+    }
+    recreate_context();
   }
-  // The emulator carries on normally afterwards.
+  // A fresh context works normally.
   test_shared_memory_is_per_block_and_barriers_order_it();
+}
+
+void test_faults_are_sticky_until_the_context_is_destroyed() {
+  {
+    Buffer out(32 * 4);
+    CUfunction trap = function("emutest_trap");
+    check_sticky_fault("emutest_trap", CUDA_ERROR_LAUNCH_FAILED, "called __trap() at",
+                       [&] { return launch(trap, Dim3{2}, Dim3{32}, out.as<int>()); });
+    // Every call that needs the context fails; calls that do not still work.
+    std::vector<int> host(32);
+    CHECK_RESULT(cuMemcpyDtoH(host.data(), out.ptr(), 32 * 4), CUDA_ERROR_LAUNCH_FAILED);
+    CHECK_RESULT(cuStreamSynchronize(nullptr), CUDA_ERROR_LAUNCH_FAILED);
+    CHECK_RESULT(launch(trap, Dim3{1}, Dim3{32}, out.as<int>()), CUDA_ERROR_LAUNCH_FAILED);
+    CUmodule module = nullptr;
+    CHECK_RESULT(cuModuleLoadData(&module, ptx_naming({"emutest_axpy"}).c_str()), CUDA_ERROR_LAUNCH_FAILED);
+    CHECK_RESULT(cuMemFree(out.ptr()), CUDA_ERROR_LAUNCH_FAILED);
+    cublasHandle_t handle = nullptr;
+    {
+      StderrCapture err;
+      CHECK_STATUS(cublasCreate_v2(&handle), CUBLAS_STATUS_NOT_INITIALIZED);
+      CHECK(contains(err.text(), "CUDA_ERROR_LAUNCH_FAILED"), "cublasCreate_v2 names the context's error");
+    }
+    CUcontext current = nullptr;
+    CU(cuCtxGetCurrent(&current));
+    CHECK(current == g_context, "the context is still current");
+    const char* name = nullptr;
+    CU(cuGetErrorName(CUDA_ERROR_MISALIGNED_ADDRESS, &name));
+  }
+  recreate_context();
+  {
+    // A fresh context runs the kernels' work again.
+    std::vector<float> xs(64, 1.0f);
+    Buffer x(xs), y(64 * 4);
+    CU(cuMemsetD32(y.ptr(), 0, 64));
+    CU(launch(function("emutest_axpy"), Dim3{1}, Dim3{64}, y.as<float>(), x.as<const float>(), 2.0f, 64));
+    CU(cuCtxSynchronize());
+    for (float v : y.read<float>()) CHECK(v == 2.0f, "y = %g after the context was recreated", v);
+
+    // A graph replaying a copy into memory freed since the capture: CUDA_ERROR_ILLEGAL_ADDRESS, sticky too.
+    CUstream stream = nullptr;
+    CU(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+    CUdeviceptr target = 0;
+    CU(cuMemAlloc(&target, 64 * 4));
+    CU(cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL));
+    CU(cuMemcpyDtoDAsync(target, x.ptr(), 64 * 4, stream));
+    CUgraph graph = nullptr;
+    CU(cuStreamEndCapture(stream, &graph));
+    CUgraphExec exec = nullptr;
+    CU(cuGraphInstantiate(&exec, graph, 0));
+    CU(cuMemFree(target));
+    StderrCapture err;
+    CHECK_RESULT(cuGraphLaunch(exec, stream), CUDA_SUCCESS);
+    CHECK_RESULT(cuStreamSynchronize(stream), CUDA_ERROR_ILLEGAL_ADDRESS);
+    const std::string text = err.text();
+    CHECK(contains(text, "no longer allocated") && contains(text, "CUDA_ERROR_ILLEGAL_ADDRESS"), "report: %s",
+          text.c_str());
+  }
+  recreate_context();
+}
+
+// The kernels' reductions of kernels/reduce.cuh, and copies with one barrier or guard removed: the
+// real one gives exact totals under every schedule; each planted bug shows (wrong totals or NaN).
+void test_planted_reduction_bugs_show() {
+  std::mt19937_64 rng(g_seed + 2);
+  const unsigned blocks = 16, block = 256, warps = block / 32;
+  std::vector<double> in(blocks * block);
+  for (double& v : in) v = std::uniform_int_distribution<int>(-512, 512)(rng) / 4.0;  // exact sums
+  // Variant -> how many warps of the grid got a wrong total (or a NaN) under the current schedule.
+  auto wrong_warps = [&](int variant) {
+    Buffer d_in(in), d_totals(blocks * warps * 2 * sizeof(double));
+    CU(launch(function("emutest_two_block_sums"), Dim3{blocks}, Dim3{block}, d_in.as<const double>(), variant,
+              d_totals.as<double>()));
+    CU(cuCtxSynchronize());
+    const std::vector<double> totals = d_totals.read<double>();
+    int wrong = 0;
+    for (unsigned b = 0; b < blocks; ++b) {
+      double first = 0, second = 0;
+      for (unsigned t = 0; t < block; ++t) {
+        first += in[b * block + t];
+        second += in[b * block + t] * in[b * block + t];
+      }
+      for (unsigned w = 0; w < warps; ++w) {
+        const std::size_t slot = b * warps + w;
+        if (!(totals[2 * slot] == first && totals[2 * slot + 1] == second)) ++wrong;
+      }
+    }
+    return wrong;
+  };
+  const elbo4j_emu::Schedule configured = elbo4j_emu::current_schedule();
+  std::vector<elbo4j_emu::Schedule> adversarial;
+  for (std::uint64_t k = 0; k < 4; ++k) adversarial.push_back({elbo4j_emu::Schedule::Kind::Warps, g_seed * 4 + k});
+  struct Restore {
+    elbo4j_emu::Schedule schedule;
+    ~Restore() { elbo4j_emu::set_schedule(schedule); }
+  } restore{configured};
+
+  // Shared memory is poisoned at every block start: reading slots nobody wrote gives NaN under any order.
+  for (const elbo4j_emu::Schedule& schedule : {elbo4j_emu::Schedule{}, adversarial[0]}) {
+    elbo4j_emu::set_schedule(schedule);
+    const std::string name = elbo4j_emu::schedule_name(schedule);
+    CHECK(wrong_warps(0) == 0, "reduce.cuh gave wrong totals under schedule %s", name.c_str());
+    CHECK(wrong_warps(2) == static_cast<int>(blocks * warps),
+          "the block sum without its lane guard read unwritten shared memory unnoticed under schedule %s",
+          name.c_str());
+  }
+  // A missing barrier: fifo never lets a warp run ahead, warps:SEED does.
+  elbo4j_emu::set_schedule(elbo4j_emu::Schedule{});
+  const int missed_by_fifo = wrong_warps(1);
+  for (const elbo4j_emu::Schedule& schedule : adversarial) {
+    elbo4j_emu::set_schedule(schedule);
+    const std::string name = elbo4j_emu::schedule_name(schedule);
+    CHECK(wrong_warps(0) == 0, "reduce.cuh gave wrong totals under schedule %s", name.c_str());
+    CHECK(wrong_warps(1) > 0, "the block sum without its second barrier passed under schedule %s", name.c_str());
+  }
+  std::printf("       (without its second barrier: %d wrong warp total(s) of %u under fifo)\n", missed_by_fifo,
+              blocks * warps);
+}
+
+void test_shared_memory_starts_poisoned_in_every_block() {
+  const unsigned blocks = 64, block = 1024;
+  Buffer out(blocks * block * 4);
+  CU(launch(function("emutest_unwritten_shared"), Dim3{blocks}, Dim3{block}, out.as<unsigned>()));
+  const std::vector<unsigned> words = out.read<unsigned>();
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    CHECK(words[i] == 0xffffffffu, "block %zu thread %zu found 0x%08x in unwritten shared memory", i / block, i % block,
+          words[i]);
+  }
+}
+
+// The plain build reports a misaligned vector access as a sticky CUDA_ERROR_MISALIGNED_ADDRESS (the
+// asan build stops the process instead: test_alignment_sanitizer_stops_misaligned_vector_accesses).
+bool test_misaligned_vector_accesses_are_faults() {
+#if defined(__SANITIZE_ADDRESS__)
+  return false;
+#else
+  struct Case {
+    const char* kernel;
+    int offset;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"emutest_load_float4", 1, "loads a float4 at"},
+      {"emutest_load_float4", 2, "which is not 16-byte aligned"},
+      {"emutest_store_float4", 3, "stores a float4 at"},
+      {"emutest_load_uchar4", 1, "loads a uchar4 at"},
+      {"emutest_load_uchar4", 3, "which is not 4-byte aligned"},
+  };
+  for (const Case& c : cases) {
+    {
+      Buffer base(64), out(16);
+      CUfunction f = function(c.kernel);
+      const bool store = std::strcmp(c.kernel, "emutest_store_float4") == 0;
+      check_sticky_fault(c.kernel, CUDA_ERROR_MISALIGNED_ADDRESS, c.message, [&] {
+        return store ? launch(f, Dim3{1}, Dim3{1}, base.as<float>(), c.offset)
+                     : launch(f, Dim3{1}, Dim3{1}, base.as<float>(), c.offset, out.as<float>());
+      });
+    }
+    recreate_context();
+  }
+  // Aligned accesses work.
+  std::vector<float> floats(16);
+  for (int i = 0; i < 16; ++i) floats[static_cast<std::size_t>(i)] = static_cast<float>(i);
+  Buffer base(floats), out(16);
+  CU(launch(function("emutest_load_float4"), Dim3{1}, Dim3{1}, base.as<const float>(), 4, out.as<float>()));
+  CHECK(out.read<float>()[0] == 4 + 5 + 6 + 7, "aligned float4 load gave %g", out.read<float>()[0]);
+  CU(launch(function("emutest_store_float4"), Dim3{1}, Dim3{1}, base.as<float>(), 8));
+  CU(launch(function("emutest_load_uchar4"), Dim3{1}, Dim3{1}, base.as<const unsigned char>(), 4, out.as<unsigned>()));
+  CU(cuCtxSynchronize());
+  CHECK(base.read<float>()[9] == 2.0f, "aligned float4 store");
+  return true;
+#endif
+}
+
+// The asan variant: a misaligned float4 or uchar4 load stops the process with UndefinedBehaviorSanitizer's
+// report naming the source line. Each runs in a child process (this program with --misaligned-child KIND).
+int misaligned_child(const std::string& kind) {
+  Buffer base(64), out(16);
+  const bool float4 = kind == "float4";
+  const CUresult r = launch(function(float4 ? "emutest_load_float4" : "emutest_load_uchar4"), Dim3{1}, Dim3{1},
+                            base.as<float>(), float4 ? 1 : 3, out.as<float>());
+  return r == CUDA_SUCCESS && cuCtxSynchronize() == CUDA_SUCCESS ? 0 : 3;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+// Runs this program again with `arguments`, which must make it fail; returns what it printed.
+std::string run_child(const std::string& arguments) {
+  const std::string command = "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 /proc/" + std::to_string(getpid()) +
+                              "/exe " + arguments + " 2>&1";
+  FILE* child = popen(command.c_str(), "r");
+  CHECK(child != nullptr, "popen failed");
+  std::string output;
+  char chunk[4096];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, child)) > 0;) output.append(chunk, n);
+  const int status = pclose(child);
+  CHECK(status != 0, "%s ran to completion; output:\n%s", arguments.c_str(), output.c_str());
+  return output;
+}
+#endif
+
+bool test_alignment_sanitizer_stops_misaligned_vector_accesses() {
+#if defined(__SANITIZE_ADDRESS__)
+  for (const char* kind : {"float4", "uchar4"}) {
+    const std::string output = run_child(std::string("--misaligned-child ") + kind);
+    CHECK(contains(output, "misaligned address") && contains(output, kind) && contains(output, "planted.cu:"),
+          "%s: unexpected report:\n%s", kind, output.c_str());
+  }
+  return true;
+#else
+  return false;  // the plain build reports them as launch faults (test_misaligned_vector_accesses_are_faults)
+#endif
+}
+
+// Each operation of a kernel rounds on its own: a * b - c is not contracted into one FMA.
+void test_kernels_do_not_contract_multiply_add() {
+  const float a = 1.0f + 0x1p-12f, c = 1.0f + 0x1p-11f;  // a * a = 1 + 2^-11 + 2^-24, which rounds to c
+  const std::vector<float> abc = {a, a, c, 3.0f, 0.5f, 1.0f};
+  Buffer d_abc(abc), out(2 * 4);
+  CU(launch(function("emutest_multiply_subtract"), Dim3{1}, Dim3{32}, d_abc.as<const float>(), 2, out.as<float>()));
+  const std::vector<float> got = out.read<float>();
+  CHECK(got[0] == 0.0f, "a * b - c = %a: contracted into an FMA (unfused: 0, fused: 0x1p-24)",
+        static_cast<double>(got[0]));
+  CHECK(got[1] == 0.5f, "3 * 0.5 - 1 = %g", static_cast<double>(got[1]));
+}
+
+void test_schedules_parse_and_name_themselves() {
+  elbo4j_emu::Schedule schedule;
+  std::string error;
+  CHECK(elbo4j_emu::parse_schedule(nullptr, &schedule, &error) && schedule.kind == elbo4j_emu::Schedule::Kind::Fifo,
+        "unset: fifo");
+  CHECK(elbo4j_emu::parse_schedule("fifo", &schedule, &error) && elbo4j_emu::schedule_name(schedule) == "fifo", "fifo");
+  CHECK(elbo4j_emu::parse_schedule("warps:18446744073709551615", &schedule, &error) &&
+            elbo4j_emu::schedule_name(schedule) == "warps:18446744073709551615",
+        "warps with the largest seed");
+  CHECK(elbo4j_emu::parse_schedule("warps", &schedule, &error) && schedule.kind == elbo4j_emu::Schedule::Kind::Warps,
+        "warps with a seed from the clock");
+  for (const char* bad : {"lifo", "warps:", "warps:-1", "warps:12x", "warps:18446744073709551616", "Warps:1"}) {
+    error.clear();
+    CHECK(!elbo4j_emu::parse_schedule(bad, &schedule, &error) && contains(error, "is not a schedule"),
+          "'%s' was accepted", bad);
+  }
 }
 
 void test_launch_checks_and_parameter_layout() {
@@ -836,15 +1109,7 @@ int asan_oob_child() {
 
 bool test_asan_catches_out_of_bounds_kernel_writes() {
 #if defined(__SANITIZE_ADDRESS__)
-  const std::string command = "ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 /proc/" + std::to_string(getpid()) +
-                              "/exe --asan-oob-child 2>&1";
-  FILE* child = popen(command.c_str(), "r");
-  CHECK(child != nullptr, "popen failed");
-  std::string output;
-  char chunk[4096];
-  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, child)) > 0;) output.append(chunk, n);
-  const int status = pclose(child);
-  CHECK(status != 0, "the out-of-bounds kernel ran to completion; output:\n%s", output.c_str());
+  const std::string output = run_child("--asan-oob-child");
   CHECK(contains(output, "AddressSanitizer: heap-buffer-overflow") && contains(output, "WRITE of size 4") &&
             contains(output, "emutest_write_past_end"),
         "unexpected report:\n%s", output.c_str());
@@ -945,6 +1210,7 @@ int bench() {
 
 int main(int argc, char** argv) {
   bool run_bench = false, oob_child = false;
+  std::string misaligned_kind;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--library" && i + 1 < argc) {
@@ -955,15 +1221,23 @@ int main(int argc, char** argv) {
       run_bench = true;
     } else if (arg == "--asan-oob-child") {
       oob_child = true;
+    } else if (arg == "--misaligned-child" && i + 1 < argc) {
+      misaligned_kind = argv[++i];
     } else {
       std::fprintf(stderr, "usage: emu-test --library LIB.so [--fatbin FILE] | --bench\n");
       return 2;
     }
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's reports go to the real stderr even while a test captures it (StderrCapture): a
+  // report that ends the process must not vanish into the capture's pipe.
+  __sanitizer_set_report_fd(reinterpret_cast<void*>(static_cast<std::intptr_t>(dup(STDERR_FILENO))));
+#endif
   try {
     if (run_bench) return bench();
     open_device();
     if (oob_child) return asan_oob_child();
+    if (!misaligned_kind.empty()) return misaligned_child(misaligned_kind);
   } catch (const Failure& f) {
     std::fprintf(stderr, "emulator: %s\n", f.message.c_str());
     return 1;
@@ -972,8 +1246,9 @@ int main(int argc, char** argv) {
   const char* seed_text = std::getenv("ELBO4J_TEST_SEED");
   g_seed = seed_text != nullptr ? std::strtoull(seed_text, nullptr, 10)
                                 : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  std::printf("emulator tests (seed %llu; repeat with ELBO4J_TEST_SEED=%llu)\n",
-              static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_seed));
+  const std::string schedule = elbo4j_emu::schedule_name(elbo4j_emu::current_schedule());
+  std::printf("emulator tests (seed %llu; repeat with ELBO4J_TEST_SEED=%llu; schedule %s, from ELBO4J_EMU_SCHEDULE)\n",
+              static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_seed), schedule.c_str());
   struct Test {
     const char* name;
     std::function<bool()> run;  // false: not applicable to this build
@@ -984,7 +1259,16 @@ int main(int argc, char** argv) {
       {"shared memory is per block; barriers order it", always(test_shared_memory_is_per_block_and_barriers_order_it)},
       {"warp intrinsics follow CUDA", always(test_warp_intrinsics_follow_cuda)},
       {"thread and block coordinates", always(test_thread_and_block_coordinates)},
-      {"deadlocks are launch errors", always(test_deadlocks_are_launch_errors)},
+      {"schedules parse and name themselves", always(test_schedules_parse_and_name_themselves)},
+      {"deadlocks and misuse are sticky launch failures", always(test_deadlocks_and_misuse_are_sticky_launch_failures)},
+      {"faults are sticky until the context is destroyed",
+       always(test_faults_are_sticky_until_the_context_is_destroyed)},
+      {"planted reduction bugs show", always(test_planted_reduction_bugs_show)},
+      {"shared memory starts poisoned in every block", always(test_shared_memory_starts_poisoned_in_every_block)},
+      {"misaligned vector accesses are faults", test_misaligned_vector_accesses_are_faults},
+      {"alignment sanitizer stops misaligned vector accesses",
+       test_alignment_sanitizer_stops_misaligned_vector_accesses},
+      {"kernels do not contract multiply-add", always(test_kernels_do_not_contract_multiply_add)},
       {"launch checks and parameter layout", always(test_launch_checks_and_parameter_layout)},
       {"memory checks and error names", always(test_memory_checks_and_errors)},
       {"module images expose only the kernels they name", always(test_module_images_expose_only_the_kernels_they_name)},
@@ -1001,11 +1285,21 @@ int main(int argc, char** argv) {
         ++passed;
         std::printf("  PASS %s (%.2f s)\n", test.name, seconds_since(start));
       } else {
-        std::printf("  SKIP %s (plain build: the asan variant runs it)\n", test.name);
+        std::printf("  SKIP %s (the other build variant runs it)\n", test.name);
       }
     } catch (const Failure& f) {
       ++failed;
-      std::printf("  FAIL %s: %s (seed %llu)\n", test.name, f.message.c_str(), static_cast<unsigned long long>(g_seed));
+      std::printf("  FAIL %s: %s (seed %llu, schedule %s)\n", test.name, f.message.c_str(),
+                  static_cast<unsigned long long>(g_seed), schedule.c_str());
+      // A test that failed half-way may leave a sticky error behind: the next test gets a fresh context.
+      if (cuCtxSynchronize() != CUDA_SUCCESS) {
+        try {
+          recreate_context();
+        } catch (const Failure& again) {
+          std::printf("  cannot recreate the context: %s\n", again.message.c_str());
+          break;
+        }
+      }
     }
     std::fflush(stdout);
   }
