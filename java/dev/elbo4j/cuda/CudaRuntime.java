@@ -28,6 +28,12 @@ import java.util.Optional;
  * {@link IllegalStateException} (see {@link DeviceBuffer}, "Closing").
  */
 public final class CudaRuntime {
+    /**
+     * The oldest driver that loads the jar's kernels, as {@link #driverVersion()} encodes it: native/build-kernels.sh
+     * compiles them with nvcc 13, whose PTX and machine code need a driver for CUDA 13.0 (NVIDIA R580) or newer.
+     */
+    public static final int REQUIRED_DRIVER_VERSION = 13000;
+
     private static final Object LOCK = new Object();
     private static CudaRuntime instance;
     private static CudaUnavailableException failure;
@@ -150,8 +156,10 @@ public final class CudaRuntime {
      * its own retain.
      *
      * @throws IllegalArgumentException when the ordinal is not in [0, deviceCount())
+     * @throws CudaUnavailableException when the driver is older than {@link #REQUIRED_DRIVER_VERSION}
      */
     public CudaContext openContext(int ordinal) {
+        checkDriverVersion(driverVersion, driverLibrary.candidate().description());
         int device = deviceHandle(ordinal);
         long handle;
         try (Arena arena = Arena.ofConfined()) {
@@ -174,8 +182,9 @@ public final class CudaRuntime {
         text.append("CUDA driver library: ").append(driverLibrary.candidate().description());
         discovery.override().ifPresent(o ->
                 text.append("\n  chosen by ").append(o.origin()).append(" (one library for driver and cuBLAS)"));
-        text.append("\nDriver API version: ").append(driverVersion / 1000).append('.')
-                .append(driverVersion % 1000 / 10);
+        text.append("\nDriver API version: ").append(versionText(driverVersion)).append(" (the kernels need ")
+                .append(versionText(REQUIRED_DRIVER_VERSION)).append(" or newer: ")
+                .append(driverVersion >= REQUIRED_DRIVER_VERSION ? "met)" : "too old, contexts cannot be opened)");
         text.append("\nParameter checks (cuFuncGetParamInfo): ").append(driver.hasParamInfo() ? "yes" : "no, driver < 12.4");
         text.append("\nElapsed time symbol: ").append(driver.eventElapsedTimeSymbol());
         synchronized (this) {
@@ -211,6 +220,25 @@ public final class CudaRuntime {
             throw new CudaUnavailableException(cublasFailure);
         }
         return cublas;
+    }
+
+    /**
+     * Refuses a driver older than {@link #REQUIRED_DRIVER_VERSION}: it would fail to load the kernels (with
+     * CUDA_ERROR_UNSUPPORTED_PTX_VERSION or CUDA_ERROR_NO_BINARY_FOR_GPU) only when they are first used.
+     */
+    static void checkDriverVersion(int found, String library) {
+        if (found < REQUIRED_DRIVER_VERSION) {
+            throw new CudaUnavailableException("the CUDA driver supports CUDA " + versionText(found)
+                    + ", but elbo4j's kernels are built with CUDA 13 and need a driver for CUDA "
+                    + versionText(REQUIRED_DRIVER_VERSION) + " or newer (NVIDIA R580 or later)",
+                    List.of(library + ": cuDriverGetVersion gives " + found),
+                    "Update the NVIDIA driver (nvidia-smi shows the CUDA version a driver supports).");
+        }
+    }
+
+    /** "13.0" for 13000: the driver's encoding is 1000 * major + 10 * minor. */
+    private static String versionText(int version) {
+        return version / 1000 + "." + version % 1000 / 10;
     }
 
     private int deviceHandle(int ordinal) {

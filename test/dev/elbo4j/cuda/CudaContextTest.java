@@ -37,11 +37,13 @@ class CudaContextTest {
         assertTrue(device.computeMinor() >= 0, device.toString());
         assertTrue(device.multiprocessorCount() >= 1, device.toString());
         assertTrue(device.totalMemoryBytes() > 0, device.toString());
-        assertTrue(runtime.driverVersion() >= 12000, "driver version " + runtime.driverVersion());
+        assertTrue(runtime.driverVersion() >= CudaRuntime.REQUIRED_DRIVER_VERSION,
+                "driver version " + runtime.driverVersion() + ": this context could not have been opened");
 
         String description = runtime.describe();
         System.out.println(description);
         assertTrue(description.contains("CUDA driver library: ") && description.contains(device.name()), description);
+        assertTrue(description.contains("(the kernels need 13.0 or newer: met)"), description);
     }
 
     @Test
