@@ -11,6 +11,8 @@ import org.junit.jupiter.api.extension.ExecutionCondition;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
+import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
+import org.opentest4j.TestAbortedException;
 
 /**
  * JUnit 5 extension for tests that need a CUDA backend (a GPU, or the CPU emulator selected with
@@ -35,9 +37,14 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * the reason printed, unless system property {@code elbo4j.test.requireBackend} or environment variable
  * {@code ELBO4J_TEST_REQUIRE_BACKEND} is "true" (CI sets it): then the class FAILS with the reason. Every class
  * that uses it carries {@code @Tag("cuda")}.
+ *
+ * <p>On the CPU emulator, a failing test's message starts with the emulator's fiber schedule (environment
+ * variable {@code ELBO4J_EMU_SCHEDULE}, which the pom sets from {@code -Delbo4j.emu.schedule}): a race between
+ * the threads of a block may show under one schedule only. A seeded schedule depends on the order of launches
+ * too, so the same tests with the same schedule and data seeds repeat a run.
  */
 public final class CudaTestSupport implements ExecutionCondition, BeforeAllCallback, AfterAllCallback,
-        ParameterResolver {
+        ParameterResolver, TestExecutionExceptionHandler {
     private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(CudaTestSupport.class);
     private static final String CONTEXT_KEY = "context";
 
@@ -110,6 +117,29 @@ public final class CudaTestSupport implements ExecutionCondition, BeforeAllCallb
         if (context != null) {
             context.close();
         }
+    }
+
+    /**
+     * The emulator's fiber schedule when the tests run on the emulator (a library chosen with
+     * {@code elbo4j.cuda.library}) and {@code ELBO4J_EMU_SCHEDULE} names one, else empty.
+     */
+    public static Optional<String> emulatorSchedule() {
+        String library = System.getProperty("elbo4j.cuda.library", "").strip();
+        String schedule = Optional.ofNullable(System.getenv("ELBO4J_EMU_SCHEDULE")).orElse("").strip();
+        return library.isEmpty() || schedule.isEmpty() ? Optional.empty() : Optional.of(schedule);
+    }
+
+    @Override
+    public void handleTestExecutionException(ExtensionContext extension, Throwable failure) throws Throwable {
+        Optional<String> schedule = emulatorSchedule();
+        if (failure instanceof TestAbortedException || schedule.isEmpty()) {
+            throw failure; // a skipped test stays skipped
+        }
+        AssertionError tagged = new AssertionError("emulator schedule " + schedule.get() + " (the same tests with "
+                + "-Delbo4j.emu.schedule=" + schedule.get() + " and the same seeds repeat it): " + failure.getMessage(),
+                failure);
+        tagged.setStackTrace(failure.getStackTrace());
+        throw tagged;
     }
 
     @Override
