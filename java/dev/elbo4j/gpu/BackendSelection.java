@@ -82,6 +82,18 @@ public final class BackendSelection {
                 CpuBackend::create);
     }
 
+    /**
+     * {@link #open(Choice)} with a CPU backend of {@code cpuThreads} threads ({@link CpuBackend#create(int)}) when
+     * the CPU is chosen.
+     */
+    public static Selected open(Choice choice, int cpuThreads) {
+        if (cpuThreads < 1) {
+            throw new IllegalArgumentException("the CPU backend's threads must be at least 1 but is " + cpuThreads);
+        }
+        return open(choice, BackendSelection::gpuUnavailableReason, () -> CudaBackend.open(0, StepMode.GRAPH),
+                () -> CpuBackend.create(cpuThreads));
+    }
+
     /** {@link #open(Choice)} with the probes replaced (the tests choose what is found). */
     static Selected open(Choice choice, Supplier<Optional<String>> gpuUnavailable, Supplier<Backend> gpu,
                          Supplier<Backend> cpu) {

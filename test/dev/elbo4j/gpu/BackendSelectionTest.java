@@ -89,6 +89,14 @@ class BackendSelectionTest {
     }
 
     @Test
+    void theCpuTakesTheThreadsAsked() {
+        try (Selected selected = BackendSelection.open(Choice.CPU, 3)) {
+            assertEquals(3, ((CpuBackend) selected.backend()).threads());
+        }
+        assertThrows(IllegalArgumentException.class, () -> BackendSelection.open(Choice.CPU, 0));
+    }
+
+    @Test
     void choicesParseIgnoringCaseAndUnknownOnesAreRefused() {
         assertEquals(Choice.AUTO, Choice.parse("auto"));
         assertEquals(Choice.CUDA, Choice.parse(" CUDA "));
