@@ -1,4 +1,4 @@
-// The per-element formulas of spec/elbo-math.md, shared by the fused kernels and the unfused baseline so
+// The per-element formulas of docs/numerical-contract.md, shared by the fused kernels and the unfused baseline so
 // that both compute the same numbers. Everything here is a pure function of its arguments.
 //
 // Precision choices (the CPU reference computes in double and rounds each output once to float32):
@@ -40,7 +40,7 @@ static __device__ __forceinline__ double elbo4j_log_ratio_term_m2(float z, float
 }
 
 // The gradient of the loss with respect to mu and logvar of one latent element, given the sums over the
-// K samples of dz and of dz * sigma * eps (spec, "Backward"):
+// K samples of dz and of dz * sigma * eps (contract, "Backward"):
 //   dmu     = sum_k dz + beta * w * mu
 //   dlogvar = 0.5 * sum_k dz * sigma * eps + beta * w * 0.5 * (exp(logvar) - 1)
 static __device__ __forceinline__ float2 elbo4j_latent_grad(double sum_dz, double sum_dz_sigma_eps, float mu,
@@ -62,7 +62,7 @@ struct Elbo4jBernoulli {
 // (x - [l > 0]) * l - log1p(exp(-|l|)): both parts are <= 0 for x in [0, 1], so nothing cancels and the
 // float result is good to a few ulp even at |l| > 30 where x*l and softplus(l) are nearly equal.
 // One exp serves the softplus and the sigmoid, each stable for both signs.
-// Infinite logits take their limits (spec, "Bernoulli"): a certain outcome, 0 where x is that outcome
+// Infinite logits take their limits (contract, "Bernoulli"): a certain outcome, 0 where x is that outcome
 // (x = 1 at l = +inf, x = 0 at l = -inf) and -inf otherwise; the sigmoid is 1 or 0. So (x - [l > 0]) * l is
 // 0 when its first factor is, never 0 * inf.
 static __device__ __forceinline__ Elbo4jBernoulli elbo4j_bernoulli(float logit, float x) {
@@ -120,7 +120,7 @@ static __device__ __forceinline__ double elbo4j_product(double a, double b) {
   return a == 0.0 || b == 0.0 ? 0.0 : a * b;
 }
 
-// One element, finite wherever the formula's value is (spec, "Gaussian"): every finite m, x and s. The fast
+// One element, finite wherever the formula's value is (contract, "Gaussian"): every finite m, x and s. The fast
 // path is float32; (m - x)^2 exp(-s) is formed as (m - x) * ((m - x) exp(-s)) so that neither (m - x)^2 nor
 // exp(-s) alone need fit a float. Where exp(-s) is not a normal float (|s| above about 87: s < -88.7 overflows
 // it, s > 87.3 leaves it without precision) or a product overflows, the element is evaluated in double from the

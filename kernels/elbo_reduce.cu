@@ -1,5 +1,5 @@
 // The batch loss and the mean ELBO from the per-row terms, in one block and a fixed order (so a run is
-// bit-reproducible), accumulated in double (spec, "The ELBO and the loss"):
+// bit-reproducible), accumulated in double (contract, "The ELBO and the loss"):
 //
 //   log_prob (B), kl (B)  per-row log p(x_b | z_b) and KL_b (K = 1), from the likelihood and latent kernels
 //   elbo     (B)          log_prob_b - KL_b, or null

@@ -2,7 +2,7 @@
 //
 //   mean     (K*B) x D  float32, row r = k*B + b is the decoder's output for sample k of data row b
 //   x        B x D      float32
-//   logvar   s, one of three modes (spec):  null               -> the fixed scalar logvar_fixed
+//   logvar   s, one of three modes (contract, "Gaussian"): null               -> the fixed scalar logvar_fixed
 //                                           logvar_row_stride 0 -> a learned vector of D values
 //                                           logvar_row_stride D -> a decoder output, (K*B) x D
 //   log_prob (K*B)      log p = -0.5 sum_d [log(2 pi) + s_d + (x_d - m_d)^2 exp(-s_d)]

@@ -1,4 +1,4 @@
-// The importance-weighted bound per data row (spec, "The importance-weighted bound"):
+// The importance-weighted bound per data row (contract, "The importance-weighted bound"):
 //
 //   log_px      K x B  log p(x_b | z_kb), the likelihood kernel's per-row output for K samples per row
 //   log_ratio   K x B  log p(z_kb) - log q(z_kb | x_b), the latent forward's optional output

@@ -1,7 +1,7 @@
 // The reparameterized latent layer: forward (noise, samples, KL, optional IWAE log-density ratio) and
 // backward (the gradient of [mu | logvar], noise regenerated or read back from the saved samples).
 //
-// Shapes (spec, "Reparameterization"):
+// Shapes (contract, "Reparameterization"):
 //   mu, logvar  B rows with row stride ld floats: mu[b*ld + l], logvar[b*ld + l]. The encoder's (B x 2L)
 //               output [mu | logvar] is read in place with mu = out, logvar = out + L, ld = 2L.
 //   z, dz       K x B x L, sample k of row b at (k*B + b)*L + l

@@ -1,4 +1,4 @@
-// Philox4x32-10 counter-based noise, addressed exactly as the spec says (spec/elbo-math.md, "Noise").
+// Philox4x32-10 counter-based noise, addressed exactly as the contract says (docs/numerical-contract.md, "Noise").
 //
 // A draw is named by (seed: u64, offset: u32, stream: u32, n: u64):
 //   key     = (low 32 bits of seed, high 32 bits of seed)

@@ -1,6 +1,6 @@
 // Tree reductions in a fixed order: warp shuffles inside a warp, shared memory across the warps of a
-// block. No atomics, so the same inputs give the same bits on every run (spec: "reductions are tree
-// reductions in a fixed order").
+// block. No atomics, so the same inputs give the same bits on every run (docs/numerical-contract.md,
+// "The ELBO and the loss").
 #pragma once
 
 #define ELBO4J_FULL_MASK 0xffffffffu

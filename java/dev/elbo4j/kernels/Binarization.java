@@ -1,7 +1,7 @@
 package dev.elbo4j.kernels;
 
 /**
- * Dynamic binarization of Bernoulli targets (spec, "Dynamic binarization"): inside the likelihood kernel each
+ * Dynamic binarization of Bernoulli targets (contract, "Dynamic binarization"): inside the likelihood kernel each
  * {@code x[b][d]} is replaced by {@code 1 if u <= x[b][d] else 0}, with {@code u} the Philox uniform of element
  * {@code n = b*D + d}, stream 1, under {@code (seed, offset)}. As u lies in (0, 1], a pixel of exactly 1 always
  * stays 1 and one of exactly 0 always becomes 0; otherwise the probability of a 1 is x up to the 2^-24 grid of u.

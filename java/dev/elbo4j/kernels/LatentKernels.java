@@ -27,7 +27,7 @@ import dev.elbo4j.shape.LatentShape;
  * the kernel, samples, per-row KL, optionally the IWAE log-density ratio) and its backward (the gradient of
  * {@code [mu | logvar]} with the KL term, the noise regenerated or read back from the samples).
  *
- * <p>Layouts (spec {@code elbo-math.md}, "Reparameterization"), all float32, row-major, sized by one
+ * <p>Layouts (contract {@code docs/numerical-contract.md}, "Reparameterization"), all float32, row-major, sized by one
  * {@link LatentShape} (K, B, L, rowStride):
  * <ul>
  *   <li>{@code muLogvar}: the encoder's output, B rows of {@code rowStride} floats; mu is columns [0, L), logvar

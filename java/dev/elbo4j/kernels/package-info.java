@@ -25,8 +25,9 @@
  *       values live in device memory, so that a step captured once as a CUDA graph replays with fresh ones (the
  *       latent kernels read their noise offset and KL weights from there too).</li>
  * </ul>
- * The functions are those of {@code spec/elbo-math.md}; the CPU reference ({@code dev.elbo4j.reference}) is the
- * oracle the tests hold them to. Rules that hold throughout:
+ * The functions are those of the numerical contract, {@code docs/numerical-contract.md} in the repository (cited
+ * below and in each class as "contract" with a section title); the CPU reference ({@code dev.elbo4j.reference}) is
+ * the oracle the tests hold them to. Rules that hold throughout:
  * <ul>
  *   <li>One argument order everywhere: <b>stream, shape, inputs, settings, outputs</b>. First the stream
  *       ({@code null}: the legacy default stream); then the one shape record of {@code dev.elbo4j.shape} that sizes

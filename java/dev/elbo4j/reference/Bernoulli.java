@@ -5,7 +5,7 @@ import java.util.Objects;
 import dev.elbo4j.shape.LikelihoodShape;
 
 /**
- * The Bernoulli reconstruction log-likelihood with logits (spec, "Reconstruction log-likelihoods"):
+ * The Bernoulli reconstruction log-likelihood with logits (contract, "Reconstruction log-likelihoods"):
  * {@code log p(x_b | l) = sum_d [x_d * l_d - softplus(l_d)]}, with the stable
  * {@code softplus(l) = max(l, 0) + log1p(exp(-|l|))}, in nats. Logits of {@code +-Inf} are defined by the limit
  * (see {@link #logTerm}): the kernels give the same values.

@@ -3,7 +3,7 @@ package dev.elbo4j.reference;
 import dev.elbo4j.shape.SampleShape;
 
 /**
- * The evidence lower bound and the training loss from per-row terms (spec, "The ELBO and the loss"), with
+ * The evidence lower bound and the training loss from per-row terms (contract, "The ELBO and the loss"), with
  * K = 1: {@code ELBO_b = log p(x_b | z_b) - KL_b}, {@code loss = -(1/B) sum_b (log p_b - beta * KL_b)}.
  * Per-row inputs are float32 (B each, in nats); the batch sums accumulate in double and are returned unrounded.
  */

@@ -5,7 +5,7 @@ import java.util.Objects;
 import dev.elbo4j.shape.LikelihoodShape;
 
 /**
- * The Gaussian reconstruction log-likelihood with mean {@code m} and log-variance {@code s} (spec,
+ * The Gaussian reconstruction log-likelihood with mean {@code m} and log-variance {@code s} (contract,
  * "Reconstruction log-likelihoods"): {@code log p(x_b | m, s) = -0.5 sum_d [log(2 pi) + s_d + (x_d - m_d)^2 exp(-s_d)]}
  * in nats.
  *
@@ -129,7 +129,7 @@ public final class Gaussian {
 
     /**
      * {@code (x - m)^2 exp(-s)}, 0 when {@code x = m}: for s below about -709.8 exp(-s) overflows a double, but the
-     * formula's factor is finite and the product with 0 is 0, not NaN (spec, "Gaussian").
+     * formula's factor is finite and the product with 0 is 0, not NaN (contract, "Gaussian").
      */
     static double weightedSquare(double diff, double s) {
         return product(diff * diff, Math.exp(-s));

@@ -6,7 +6,7 @@ import dev.elbo4j.shape.LatentShape;
 import dev.elbo4j.shape.SampleShape;
 
 /**
- * The importance-weighted bound (spec, "The importance-weighted bound (IWAE) and the bound gap"). With K samples
+ * The importance-weighted bound (contract, "The importance-weighted bound"). With K samples
  * {@code z_k = mu + sigma * eps_k} of each row:
  * <pre>
  *   log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x)

@@ -3,9 +3,9 @@ package dev.elbo4j.reference;
 import java.util.Objects;
 
 /**
- * The Philox4x32-10 counter-based generator and the noise addressing of the spec ({@code spec/elbo-math.md},
- * "Noise"): the same integer words on the CPU and the GPU, so a kernel's backward pass can regenerate the
- * noise of its forward pass instead of storing it.
+ * The Philox4x32-10 counter-based generator and the noise addressing of the contract
+ * ({@code docs/numerical-contract.md}, "Noise"): the same integer words on the CPU and the GPU, so a kernel's
+ * backward pass can regenerate the noise of its forward pass instead of storing it.
  *
  * <p>A draw is named by {@code (seed: u64, offset: u32, stream: u32, n: u64)}: key = (low 32 bits of seed,
  * high 32 bits of seed); counter = (low 32 bits of q, high 32 bits of q, offset, stream) with {@code q = n / 4};

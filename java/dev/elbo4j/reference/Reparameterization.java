@@ -6,7 +6,7 @@ import dev.elbo4j.shape.LatentShape;
 
 /**
  * The reparameterized Gaussian posterior {@code q(z|x) = N(mu, diag(exp(logvar)))} and its KL divergence to the
- * prior N(0, I) (spec, "Reparameterization and the Gaussian KL").
+ * prior N(0, I) (contract, "Reparameterization and the Gaussian KL").
  *
  * <p>Layout shared by every method, sized by one {@link LatentShape} (K, B, L, rowStride):
  * <ul>

@@ -7,7 +7,7 @@ import dev.elbo4j.shape.LikelihoodShape;
 /**
  * The data {@code x} (B x D, row-major) that a Bernoulli decoder is scored against, in one of the forms a kernel
  * reads: floats in [0, 1], unsigned byte pixels ({@code value / 255}), either one optionally binarized on the
- * fly (spec, "Dynamic binarization"). The arrays are read, never written.
+ * fly (contract, "Dynamic binarization"). The arrays are read, never written.
  */
 public sealed interface Targets {
 

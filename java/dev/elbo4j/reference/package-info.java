@@ -1,7 +1,7 @@
 /**
  * The CPU reference: one static method per kernel, on plain Java arrays, computing exactly the formulas of the
- * numerical contract ({@code spec/elbo-math.md}). The kernels in {@code dev.elbo4j.kernels} are tested against it,
- * and it is the CPU backend where there is no GPU.
+ * numerical contract ({@code docs/numerical-contract.md} in the repository, cited as "contract" with a section
+ * title). It is the oracle: the kernels in {@code dev.elbo4j.kernels} and the CPU backend are tested against it.
  *
  * <p>Conventions that hold throughout:
  * <ul>

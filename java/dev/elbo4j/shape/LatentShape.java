@@ -1,9 +1,9 @@
 package dev.elbo4j.shape;
 
 /**
- * The latent block of a VAE (spec {@code elbo-math.md}, "Reparameterization"): the encoder's output
- * {@code [mu | logvar]}, B rows of {@code rowStride} floats with mu in columns [0, L) and logvar in [L, 2L), and
- * the K samples drawn from it, {@code z} (K x B x L, sample k of row b at {@code (k*B + b)*L + l}).
+ * The latent block of a VAE (contract {@code docs/numerical-contract.md}, "Reparameterization"): the encoder's output
+ * {@code [mu | logvar]}, B rows of {@code rowStride} floats with mu in columns [0, L) and logvar in [L, 2L), and the
+ * K samples drawn from it, {@code z} (K x B x L, sample k of row b at {@code (k*B + b)*L + l}).
  *
  * <p>Created once, from named factories ({@code LatentShape.of(batch, latent).withSamples(k)}), and passed whole
  * to every launcher, reference method and backend operation, so that K, B and L cannot be swapped at a call.

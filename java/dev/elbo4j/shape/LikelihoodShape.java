@@ -1,9 +1,9 @@
 package dev.elbo4j.shape;
 
 /**
- * The likelihood block of a VAE (spec {@code elbo-math.md}, "Reconstruction log-likelihoods"): the decoder's
- * output for K latent samples of each of B data rows, (K*B) x D (row {@code k*B + b} is scored against data row
- * {@code b}), and the data, B x D.
+ * The likelihood block of a VAE (contract {@code docs/numerical-contract.md}, "Reconstruction log-likelihoods"): the
+ * decoder's output for K latent samples of each of B data rows, (K*B) x D (row {@code k*B + b} is scored against data
+ * row {@code b}), and the data, B x D.
  *
  * <p>Created once, from named factories ({@code LikelihoodShape.of(batch, dims).withSamples(k)}), and passed whole
  * to every launcher, reference method and backend operation, so that K, B and D cannot be swapped at a call.

@@ -9,8 +9,8 @@ import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.DeviceBuffer;
 
 /**
- * The spec's tolerances against the CPU reference ({@code elbo-math.md}, "Tolerances"), and device-buffer helpers
- * for the kernel tests.
+ * The contract's tolerances against the CPU reference ({@code docs/numerical-contract.md}, "Tolerances"), and
+ * device-buffer helpers for the kernel tests.
  * <ul>
  *   <li>elementwise outputs: {@code |gpu - ref| <= 1e-5 |ref| + 1e-6};</li>
  *   <li>sums over a row: {@code |gpu - ref| <= 1e-5 sum|term| + 1e-5};</li>
