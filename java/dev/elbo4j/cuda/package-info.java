@@ -4,8 +4,10 @@
  * owns device memory ({@link dev.elbo4j.cuda.DeviceBuffer}), streams, events, modules and their kernels
  * ({@link dev.elbo4j.cuda.CudaFunction}), graphs and cuBLAS handles ({@link dev.elbo4j.cuda.Cublas}).
  *
- * <p>Internal to elbo4j: the typed kernel launchers in {@code dev.elbo4j.kernels} build on it. Rules that hold
- * throughout:
+ * <p>Public API (exported by the module {@code dev.elbo4j}): the typed kernel launchers in {@code dev.elbo4j.kernels}
+ * build on it, and so can a framework that drives its own kernels or mixes elbo4j with another CUDA library. The
+ * FFM bindings themselves (the driver and cuBLAS downcalls, library discovery, pinned staging) are package-private
+ * classes, part of no API. Rules that hold throughout:
  * <ul>
  *   <li>Every native resource has one {@link java.lang.AutoCloseable} owner; close is idempotent and use after
  *       close throws {@link java.lang.IllegalStateException} without reaching the driver. Close and use are safe

@@ -1,0 +1,53 @@
+package dev.elbo4j;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Starts a JVM like this one's, for tests of how elbo4j behaves on the module path. */
+public final class Jvm {
+    /** target/classes, the module dev.elbo4j as the build produced it. */
+    public static final Path MODULE = Path.of("target/classes");
+
+    private Jvm() {
+    }
+
+    /** What a JVM printed and returned. */
+    public record Result(int status, String out, String err) {
+    }
+
+    /** The module path of dev.elbo4j and what it requires (jackson; picocli for the command line). */
+    public static List<String> modulePath() {
+        List<String> path = new ArrayList<>(List.of(MODULE.toAbsolutePath().toString()));
+        path.addAll(classPathJars("jackson-", "picocli-"));
+        return path;
+    }
+
+    /** Runs this JVM's {@code java} with {@code arguments}; fails the test if it has not ended after two minutes. */
+    public static Result run(List<String> arguments) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(arguments);
+        Process process = new ProcessBuilder(command).start();
+        process.getOutputStream().close();
+        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the JVM did not end: " + command);
+        return new Result(process.exitValue(), out, err);
+    }
+
+    /** The jars on this JVM's class path whose file names start with one of {@code prefixes}. */
+    public static List<String> classPathJars(String... prefixes) {
+        return Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+                .filter(entry -> entry.endsWith(".jar"))
+                .filter(entry -> Arrays.stream(prefixes)
+                        .anyMatch(prefix -> Path.of(entry).getFileName().toString().startsWith(prefix)))
+                .toList();
+    }
+}
