@@ -22,10 +22,10 @@ public final class Jvm {
     public record Result(int status, String out, String err) {
     }
 
-    /** The module path of dev.elbo4j and what it requires (jackson; picocli for the command line). */
+    /** The module path of dev.elbo4j and its dependencies (the command line's optional ones included). */
     public static List<String> modulePath() {
         List<String> path = new ArrayList<>(List.of(MODULE.toAbsolutePath().toString()));
-        path.addAll(classPathJars("jackson-", "picocli-"));
+        path.addAll(classPathJars("jackson-", "picocli-", "openblas-", "javacpp-", "progressbar-", "jline-"));
         return path;
     }
 
