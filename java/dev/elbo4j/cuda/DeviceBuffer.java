@@ -11,6 +11,9 @@ import java.util.Objects;
  * (of this buffer, of a view's buffer, or of the context) throws {@link IllegalStateException}.
  *
  * <h2>Synchronous and asynchronous copies</h2>
+ * A copy covers an array exactly: the whole buffer ({@code copyFrom(float[])}: the sizes must match) or, like a
+ * kernel that uses part of a larger buffer, a slice of it named by its first element
+ * ({@code copyFrom(float[], long)}, the same as {@code sliceFloats(first, src.length).copyFrom(src)}).
  * Synchronous copies run on the legacy default stream: they wait for earlier work on every stream of the
  * context and return when the data has arrived. Host arrays are staged through off-heap memory.
  * <p>Asynchronous copies to and from Java arrays ({@code copyFromAsync(float[], stream)}, {@code
@@ -180,6 +183,42 @@ public final class DeviceBuffer extends ContextResource {
     public void copyTo(byte[] dst) {
         checkLength("copyTo(byte[])", dst.length, Byte.BYTES);
         download(MemorySegment.ofArray(dst));
+    }
+
+    /**
+     * Copies {@code src} into the slice of this buffer that starts at float {@code firstFloat}.
+     *
+     * @throws IllegalArgumentException when {@code [firstFloat, firstFloat + src.length)} is not within the buffer
+     */
+    public void copyFrom(float[] src, long firstFloat) {
+        sliceFloats(firstFloat, src.length).copyFrom(src);
+    }
+
+    /**
+     * Copies the slice of this buffer that starts at float {@code firstFloat} into {@code dst}.
+     *
+     * @throws IllegalArgumentException when {@code [firstFloat, firstFloat + dst.length)} is not within the buffer
+     */
+    public void copyTo(float[] dst, long firstFloat) {
+        sliceFloats(firstFloat, dst.length).copyTo(dst);
+    }
+
+    /**
+     * Copies {@code src} into the slice of this buffer that starts at byte {@code firstByte}.
+     *
+     * @throws IllegalArgumentException when {@code [firstByte, firstByte + src.length)} is not within the buffer
+     */
+    public void copyFrom(byte[] src, long firstByte) {
+        slice(firstByte, src.length).copyFrom(src);
+    }
+
+    /**
+     * Copies the slice of this buffer that starts at byte {@code firstByte} into {@code dst}.
+     *
+     * @throws IllegalArgumentException when {@code [firstByte, firstByte + dst.length)} is not within the buffer
+     */
+    public void copyTo(byte[] dst, long firstByte) {
+        slice(firstByte, dst.length).copyTo(dst);
     }
 
     /** Copies this buffer into {@code dst} (exactly {@code byteSize() / 4} ints). */

@@ -332,6 +332,26 @@ class DeviceBufferTest {
         assertDoesNotThrow(() -> cuda.synchronize());
     }
 
+    /** A copy may cover a slice of a larger buffer, as a kernel does, named by the slice's first element. */
+    @Test
+    void copiesTakeASliceNamedByItsFirstElement() {
+        try (DeviceBuffer buffer = cuda.allocateFloats(8)) {
+            buffer.fillFloats(0f);
+            buffer.copyFrom(new float[] {1f, 2f, 3f}, 2);
+            assertArrayEquals(new float[] {0f, 0f, 1f, 2f, 3f, 0f, 0f, 0f}, buffer.toFloatArray());
+            float[] back = new float[3];
+            buffer.copyTo(back, 3);
+            assertArrayEquals(new float[] {2f, 3f, 0f}, back);
+            assertThrows(IllegalArgumentException.class, () -> buffer.copyFrom(new float[3], 6));
+            assertThrows(IllegalArgumentException.class, () -> buffer.copyTo(new float[1], -1));
+            buffer.copyFrom(new byte[] {1, 2}, 1);
+            byte[] bytes = new byte[3];
+            buffer.copyTo(bytes, 0);
+            assertArrayEquals(new byte[] {0, 1, 2}, bytes);
+            assertThrows(IllegalArgumentException.class, () -> buffer.copyFrom(new byte[2], 31));
+        }
+    }
+
     /** One rule with the launchers: a copy between buffers of two contexts is refused, naming both. */
     @Test
     void aDeviceCopyBetweenContextsIsRejected() {
