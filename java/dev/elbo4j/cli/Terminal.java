@@ -21,6 +21,8 @@ final class Terminal {
      * Whether file descriptor {@code fd} is a terminal (POSIX {@code isatty}); false where the C library has no
      * {@code isatty} or it cannot be called.
      */
+    // FFM restricted method: the module (or the class path, for java -jar) is granted native access.
+    @SuppressWarnings("restricted")
     static boolean isTerminal(int fd) {
         Linker linker = Linker.nativeLinker();
         return linker.defaultLookup().find("isatty").map(symbol -> {
