@@ -906,7 +906,10 @@ public final class CpuBackend implements Backend {
                     double e = Math.exp(-Math.abs(logit));
                     // log(1 + e) for e in (0, 1]: log1p's precision is not needed at float32 output precision.
                     double softplus = Math.max(logit, 0.0) + Math.log(1.0 + e);
-                    sum += target * logit - softplus;
+                    // An infinite logit is its limit (docs/numerical-contract.md): 0 where x is the certain outcome,
+                    // -Inf otherwise, where the formula would give Inf - Inf or 0 * Inf.
+                    sum += Double.isInfinite(logit) ? (target == (logit > 0 ? 1.0 : 0.0) ? 0.0 : Double.NEGATIVE_INFINITY)
+                            : target * logit - softplus;
                     if (grad != null) {
                         double sigmoid = logit >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
                         grad.array[go + d] = (float) (gradScale * (sigmoid - target));

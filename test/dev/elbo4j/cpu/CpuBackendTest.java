@@ -212,6 +212,28 @@ class CpuBackendTest {
         assertClose(logp, download(glogp), rowScale(logits, samples * batch, dims), "logProb", random);
     }
 
+    /** Infinite logits take the formula's limits, as in the reference and the kernels: 0 or -Inf, never NaN. */
+    @Test
+    void bernoulliLossTakesTheLimitsAtInfiniteLogits(TestRandom random) {
+        float inf = Float.POSITIVE_INFINITY;
+        float[] logits = {inf, inf, -inf, -inf, inf, -inf};
+        float[] x = {1f, 0f, 0f, 1f, 0.5f, 0.25f};
+        LikelihoodShape shape = LikelihoodShape.of(6, 1);
+        float[] logp = new float[6];
+        float[] grad = new float[6];
+        Bernoulli.logProbAndGrad(shape, logits, Targets.values(x), 1f, logp, grad);
+        Floats glogp = backend.allocateFloats(6);
+        Floats ggrad = backend.allocateFloats(6);
+        backend.bernoulliLoss(shape, upload(logits), upload(x), 1f, glogp, ggrad);
+        float[] actual = download(glogp);
+        for (int r = 0; r < 6; r++) {
+            assertEquals(logp[r], actual[r], random.tag() + ": logProb of logit " + logits[r] + ", x " + x[r]);
+        }
+        assertEquals(0f, actual[0]);
+        assertEquals(Float.NEGATIVE_INFINITY, actual[1]);
+        assertElementwise(grad, download(ggrad), "grad", random);
+    }
+
     /** sum_d |term| of each row, with |term| bounded by |l| + softplus(l) <= 2|l| + 1. */
     private static double[] rowScale(float[] values, int rows, int dims) {
         double[] scale = new double[rows];
