@@ -31,6 +31,21 @@ import dev.elbo4j.shape.SampleShape;
  * arguments that a GPU backend can capture once as a graph and replay ({@link #compileStep}); the host reads the
  * state ({@link #readState}) only when it wants to, at progress updates and epoch ends.
  *
+ * <p>Which operation uses which field of the state ({@link StepStatus} names them), in the order of a step:
+ * <table>
+ *   <caption>The state's fields across one training step</caption>
+ *   <tr><th>operation</th><th>reads</th><th>writes</th></tr>
+ *   <tr><td>{@link #gatherRows}</td><td>cursor, step (binarization offset)</td><td></td></tr>
+ *   <tr><td>{@link #latentForward}, {@link #latentBackward}</td><td>step (noise offset, its low 32 bits)</td>
+ *       <td></td></tr>
+ *   <tr><td>{@link #lossTotals}</td><td>step (KL warm-up)</td><td>loss, elbo, kl, beta; lossSum, elboSum, klSum,
+ *       summedSteps (when the loss is finite)</td></tr>
+ *   <tr><td>{@link #gradientNorm}</td><td></td><td>gradientNorm</td></tr>
+ *   <tr><td>{@link #adam}</td><td>loss, gradientNorm, updates</td><td>updates, skippedInARow (0), or skipped and
+ *       skippedInARow (+1) when the loss or norm is not finite</td></tr>
+ *   <tr><td>{@link #advance}</td><td>step, cursor</td><td>step (+1), cursor (+rows)</td></tr>
+ * </table>
+ *
  * <h2>Determinism</h2>
  * Reductions (bias gradients, column sums, norms, batch totals) add in a fixed order that does not depend on the
  * number of threads, and noise is counter-based (Philox), so a backend gives the same bits for the same inputs on
@@ -92,7 +107,10 @@ public interface Backend extends AutoCloseable {
     /** Copies {@code source} (exactly {@code destination.size()} elements) into {@code destination}. */
     void upload(int[] source, Ints destination);
 
-    /** Copies {@code source} into {@code destination} (exactly {@code source.size()} elements), waiting for pending work. */
+    /**
+     * Copies {@code source} into {@code destination} (exactly {@code source.size()} elements), after the work
+     * enqueued before it.
+     */
     void download(Floats source, float[] destination);
 
     // ------------------------------------------------------------------------------------------------ the step state
@@ -253,6 +271,11 @@ public interface Backend extends AutoCloseable {
      * {@code gradLogVar = gradScale * 0.5 (1 - (x - m)^2 e^-s)} (D, summed over the rows in a fixed order, for
      * {@link LogVariance.PerDimension}; (K*B) x D for {@link LogVariance.PerRow}; null for
      * {@link LogVariance.Fixed}).
+     *
+     * <p>Extreme log-variances: {@code (x - m)^2 e^-s} is 0 where {@code x == m} whatever {@code s} (never
+     * {@code 0 * inf}), and is computed as {@code e^(2 log|x - m| - s)} where {@code e^-s} alone would overflow, so
+     * a finite result is returned wherever the formula's value is finite; where it is not (e.g. {@code x != m} with
+     * {@code s} near {@code -Float.MAX_VALUE}) the log-likelihood is {@code -inf} and the step's guard skips it.
      *
      * @param gradMean   output, (K*B) x D; null for the log-likelihood alone
      * @param gradLogVar output as above; null when not wanted

@@ -245,6 +245,26 @@ class CpuBackendTest {
         return scale;
     }
 
+    @Test
+    void theVectorizableExpAndLog1pAreAccurate(TestRandom random) {
+        int n = 100_000;
+        float[] logits = random.uniforms(n, -150, 150);
+        logits[0] = 0f;
+        logits[1] = 100f;
+        logits[2] = -1e30f;
+        double[] e = new double[n];
+        CpuBackend.expNegAbs(logits, 0, n, e);
+        for (int i = 0; i < n; i++) {
+            double a = Math.abs((double) logits[i]);
+            double expected = Math.exp(-Math.min(a, 100.0));
+            assertTrue(Math.abs(e[i] - expected) <= 1e-12 * expected, random.tag() + ": exp(-" + a + ") = " + e[i]
+                    + ", not " + expected);
+            double log1p = CpuBackend.log1pUnit(e[i]);
+            assertTrue(Math.abs(log1p - Math.log1p(e[i])) <= 1e-12 * Math.log1p(e[i]) + 1e-300,
+                    random.tag() + ": log1p(" + e[i] + ") = " + log1p);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"fixed", "dimension", "row"})
     void gaussianLossMatchesTheReference(String mode, TestRandom random) {
