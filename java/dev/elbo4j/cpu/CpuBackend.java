@@ -18,6 +18,7 @@ import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.nn.Backend;
 import dev.elbo4j.nn.KlSchedule;
 import dev.elbo4j.nn.StepStatus;
+import dev.elbo4j.reference.Bernoulli;
 import dev.elbo4j.reference.Philox;
 import dev.elbo4j.shape.DenseShape;
 import dev.elbo4j.shape.LatentShape;
@@ -951,7 +952,12 @@ public final class CpuBackend implements Backend {
                 }
                 double sum = 0;
                 for (int d = 0; d < n; d++) {
-                    sum += term[d];
+                    double value = term[d];
+                    if (value != value) {
+                        // NaN: an infinite logit (Inf - Inf or 0 * Inf above); the reference's limit instead.
+                        value = Bernoulli.logTerm(target[d], l[lo + d]);
+                    }
+                    sum += value;
                 }
                 logProb.array[logProb.offset + r] = (float) sum;
             }
@@ -1085,6 +1091,11 @@ public final class CpuBackend implements Backend {
         return diff * diff * precision;
     }
 
+    /** {@code a * b}, 0 when either is 0 even if the other is infinite (the reference's rule). */
+    static double product(double a, double b) {
+        return a == 0 || b == 0 ? 0 : a * b;
+    }
+
     /** {@code (m - x) e^-s} without {@code 0 * inf}. */
     static double scaledDifference(double diff, double logVar) {
         if (diff == 0) {
@@ -1124,11 +1135,11 @@ public final class CpuBackend implements Backend {
                     sum += LOG_TWO_PI + s + square;
                     if (gradMean != null) {
                         gradMean.array[gradMean.offset + r * dims + d] =
-                                (float) (gradScale * scaledDifference(diff, s));
+                                (float) product(gradScale, scaledDifference(diff, s));
                     }
                     if (gradLogVarRows != null) {
                         gradLogVarRows.array[gradLogVarRows.offset + r * dims + d] =
-                                (float) (gradScale * 0.5 * (1.0 - square));
+                                (float) product(gradScale, 0.5 * (1.0 - square));
                     }
                 }
                 logProb.array[logProb.offset + r] = (float) (-0.5 * sum);
@@ -1156,7 +1167,7 @@ public final class CpuBackend implements Backend {
                             + r * dims + d];
                     sum += 0.5 * (1.0 - scaledSquare(diff, s));
                 }
-                out.array[out.offset + d] = (float) (gradScale * sum);
+                out.array[out.offset + d] = (float) product(gradScale, sum);
             }
         }
     }

@@ -199,6 +199,14 @@ class CpuBackendTest {
         int dims = 783;
         float[] logits = random.logits(samples * batch * dims);
         float[] x = random.unitValues(batch * dims);
+        // Infinite logits (certain outcomes): the term's limit, 0 or -Inf, and the gradient sigmoid - x.
+        float[] infinite = {Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        for (int i = 0; i < 6; i++) {
+            int row = random.nextInt(batch);
+            int d = random.nextInt(dims);
+            logits[row * dims + d] = infinite[i % 2];
+            x[row * dims + d] = i < 2 ? (i % 2 == 0 ? 1f : 0f) : (float) random.uniform(0, 1);
+        }
         float[] logp = new float[samples * batch];
         float[] grad = new float[logits.length];
         float scale = 1f / (samples * batch);
@@ -209,7 +217,28 @@ class CpuBackendTest {
         backend.bernoulliLoss(new LikelihoodShape(samples, batch, dims), upload(logits), upload(x), scale, glogp,
                 ggrad);
         assertElementwise(grad, download(ggrad), "grad", random);
-        assertClose(logp, download(glogp), rowScale(logits, samples * batch, dims), "logProb", random);
+        float[] actual = download(glogp);
+        double[] rowSums = rowScale(logits, samples * batch, dims);
+        for (int r = 0; r < logp.length; r++) {
+            if (Float.isInfinite(logp[r])) {
+                assertEquals(logp[r], actual[r], random.tag() + ": logProb[" + r + "] (a certain outcome missed)");
+                actual[r] = logp[r] = 0f;
+                rowSums[r] = 0;
+            } else if (Double.isInfinite(rowSums[r])) {
+                rowSums[r] = rowScale(finiteOnly(logits, r, dims), 1, dims)[0];
+            }
+        }
+        assertClose(logp, actual, rowSums, "logProb", random);
+    }
+
+    /** Row r of {@code logits} with infinite values as 0 (their terms are 0 when the row's log p is finite). */
+    private static float[] finiteOnly(float[] logits, int row, int dims) {
+        float[] out = new float[dims];
+        for (int d = 0; d < dims; d++) {
+            float value = logits[row * dims + d];
+            out[d] = Float.isInfinite(value) ? 0f : value;
+        }
+        return out;
     }
 
     /** Infinite logits take the formula's limits, as in the reference and the kernels: 0 or -Inf, never NaN. */
