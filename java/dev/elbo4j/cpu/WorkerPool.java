@@ -88,8 +88,15 @@ final class WorkerPool implements AutoCloseable {
             LockSupport.unpark(worker);
         }
         runChunks(0, next);
+        // Wait for the workers' last chunks: spin briefly, then yield, so that a worker descheduled on a busy
+        // machine gets the core back instead of the caller burning it.
+        long yieldAfter = System.nanoTime() + SPIN_NANOS;
         while (pendingChunks.get() > 0) {
-            Thread.onSpinWait();
+            if (System.nanoTime() < yieldAfter) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
         }
     }
 

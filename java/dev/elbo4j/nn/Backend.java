@@ -47,9 +47,9 @@ import dev.elbo4j.shape.SampleShape;
  * </table>
  *
  * <h2>Determinism</h2>
- * Reductions (bias gradients, column sums, norms, batch totals) add in a fixed order that does not depend on the
- * number of threads, and noise is counter-based (Philox), so a backend gives the same bits for the same inputs on
- * every run.
+ * Reductions (bias gradients, column sums, norms, batch totals) add in a fixed order, and noise is counter-based
+ * (Philox), so a backend gives the same bits for the same inputs on every run with the same configuration (the CPU
+ * backend: the same thread count, since its BLAS rounds by the block of C each thread computes).
  *
  * <p>A backend is used from one thread at a time. Arguments are checked before anything runs: a wrong size, a
  * closed buffer or a buffer of another backend is an {@link IllegalArgumentException} or

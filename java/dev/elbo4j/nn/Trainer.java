@@ -17,8 +17,8 @@ import dev.elbo4j.nn.Backend.StepState;
  *
  * <p>Deterministic: the initialization, the data order of each epoch (a function of the spec's seed and the
  * epoch), the noise (Philox at the step counter) and the backend's reductions are all fixed by the seed, so two
- * runs of the same spec give the same bits, and a run resumed from {@link #state()} continues exactly as one never
- * interrupted.
+ * runs of the same spec on the same backend configuration (for the CPU: the same thread count) give the same bits,
+ * and a run resumed from {@link #state()} there continues exactly as one never interrupted.
  *
  * <p>Not thread-safe, except {@link #requestStop()}, which another thread (a signal handler) may call.
  */
