@@ -113,12 +113,15 @@ def main():
         for i in range(20):
             step(batches[i % len(batches)])
         started = time.perf_counter()
+        cpu_started = time.process_time()
         for i in range(args.steps):
             step(batches[(20 + i) % len(batches)])
         seconds = time.perf_counter() - started
-        results.update(steps=args.steps, seconds=seconds, steps_per_s=args.steps / seconds)
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / args.steps
+        results.update(steps=args.steps, seconds=seconds, steps_per_s=args.steps / seconds, cpu_ms_per_step=cpu_ms)
         print(f"pytorch {torch.__version__} cpu, {args.threads} threads, batch {args.batch}: "
-              f"{args.steps} steps in {seconds:.2f} s = {args.steps / seconds:.1f} steps/s")
+              f"{args.steps} steps in {seconds:.2f} s = {args.steps / seconds:.1f} steps/s, "
+              f"{cpu_ms:.2f} ms CPU a step (all threads)")
     else:
         epochs = []
         for epoch in range(1, args.epochs + 1):

@@ -1,7 +1,10 @@
 package dev.elbo4j.bench;
 
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.Locale;
+
+import com.sun.management.OperatingSystemMXBean;
 
 import dev.elbo4j.cpu.CpuBackend;
 import dev.elbo4j.data.Idx;
@@ -17,8 +20,8 @@ import dev.elbo4j.nn.VaeSpec;
 /**
  * The PyTorch VAE example's setup (784-400-20, ReLU, Bernoulli on the un-binarized pixels, Adam 1e-3, batch 128)
  * trained on Fashion-MNIST by the CPU backend, timed by the trainer itself: per epoch the training steps per second,
- * the mean training loss and the test negative ELBO (one sample per image, as the example's test loss), and at the
- * end the IWAE estimate when asked. The peer is {@code bench/pytorch/vae_train_cpu.py}.
+ * the process's CPU time per step (robust to other load on the machine), the mean training loss and the test
+ * negative ELBO (one sample per image, as the example's test loss), and at the end the IWAE estimate when asked. The peer is {@code bench/pytorch/vae_train_cpu.py}.
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp "target/test-classes:target/classes:$(cat cp.txt)" \
@@ -56,14 +59,20 @@ public final class CpuTraining {
              Trainer trainer = Trainer.create(vae, train, TrainingOptions.defaults().withProgressEvery(1000))) {
             System.out.println(backend.description() + ", " + spec.summary() + ", batch 128, "
                     + trainer.stepsPerEpoch() + " steps an epoch");
+            OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+            long[] cpuAfterLastEpoch = {os.getProcessCpuTime()};
             trainer.train(epochs, new TrainingListener() {
                 @Override
                 public void onEpochEnd(EpochResult result) {
+                    // CPU time of the process (all threads) over the epoch's steps: the cost of a step whatever
+                    // else the machine runs (the first epoch's includes the JIT compiling the step).
+                    double cpuMs = (os.getProcessCpuTime() - cpuAfterLastEpoch[0]) / 1e6 / result.steps();
                     Evaluation evaluation = Evaluator.evaluate(vae, test, Evaluator.Options.defaults());
                     System.out.printf(Locale.ROOT, "epoch %d: train loss %.2f, test negative ELBO %.2f nats "
-                                    + "(KL %.2f, %d active units), %.2f s (%.1f steps/s)%n", result.epoch(),
-                            result.trainLoss(), -evaluation.elbo(), evaluation.kl(), evaluation.activeUnits(),
-                            result.seconds(), result.stepsPerSecond());
+                                    + "(KL %.2f, %d active units), %.2f s (%.1f steps/s, %.2f ms CPU a step)%n",
+                            result.epoch(), result.trainLoss(), -evaluation.elbo(), evaluation.kl(),
+                            evaluation.activeUnits(), result.seconds(), result.stepsPerSecond(), cpuMs);
+                    cpuAfterLastEpoch[0] = os.getProcessCpuTime();
                 }
             });
             if (iwae > 0) {
