@@ -35,10 +35,20 @@ final class WorkerPool implements AutoCloseable {
     private final AtomicInteger pendingChunks = new AtomicInteger();
     private volatile int generation;
     private volatile boolean closed;
-    private RangeTask task;
-    private int items;
-    private int chunkSize;
-    private int chunks;
+    /**
+     * The task of generation g is in {@code jobs[g & 1]}: a worker that wakes late for generation g reads that slot
+     * only after seeing g in the ticket, and the slot is rewritten only for g + 2, after every chunk of g and g + 1
+     * has finished, so no worker ever combines one task's fields with another's chunk count.
+     */
+    private final Job[] jobs = {new Job(), new Job()};
+
+    /** One generation's task and how it is cut. */
+    private static final class Job {
+        RangeTask task;
+        int items;
+        int chunkSize;
+        int chunks;
+    }
 
     WorkerPool(int threads) {
         if (threads < 1) {
@@ -76,12 +86,13 @@ final class WorkerPool implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("the CPU backend is closed");
         }
-        this.task = task;
-        this.items = items;
-        this.chunkSize = chunkSize;
-        this.chunks = chunkCount;
-        pendingChunks.set(chunkCount);
         int next = generation + 1;
+        Job job = jobs[next & 1];
+        job.task = task;
+        job.items = items;
+        job.chunkSize = chunkSize;
+        job.chunks = chunkCount;
+        pendingChunks.set(chunkCount);
         ticket.set((long) next << 32);
         generation = next; // publishes the fields above to the workers
         for (Thread worker : workers) {
@@ -107,26 +118,23 @@ final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * Claims and runs chunks of generation {@code expected} until none is left. The fields read here are stable
-     * while a chunk of that generation is unclaimed (the caller rewrites them only after all chunks are done), and
-     * a claim succeeds only then, so a worker that wakes late never runs a stale or half-written task.
+     * Claims and runs chunks of generation {@code expected} until none is left. The ticket is read first: only while
+     * it still shows {@code expected} with a chunk unclaimed is that generation's job stable, and the claim (a CAS on
+     * the whole ticket) fails once the generation has moved on.
      */
     private void runChunks(int worker, int expected) {
-        RangeTask current = task;
-        int size = chunkSize;
-        int total = items;
-        int count = chunks;
+        Job job = jobs[expected & 1];
         while (true) {
             long claim = ticket.get();
             int chunk = (int) claim;
-            if ((int) (claim >>> 32) != expected || chunk >= count) {
+            if ((int) (claim >>> 32) != expected || chunk >= job.chunks) {
                 return;
             }
             if (!ticket.compareAndSet(claim, claim + 1)) {
                 continue;
             }
             try {
-                current.run(chunk * size, Math.min(total, (chunk + 1) * size), worker);
+                job.task.run(chunk * job.chunkSize, Math.min(job.items, (chunk + 1) * job.chunkSize), worker);
             } finally {
                 pendingChunks.decrementAndGet();
             }

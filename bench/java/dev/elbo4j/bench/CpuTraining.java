@@ -1,10 +1,7 @@
 package dev.elbo4j.bench;
 
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.Locale;
-
-import com.sun.management.OperatingSystemMXBean;
 
 import dev.elbo4j.cpu.CpuBackend;
 import dev.elbo4j.data.Idx;
@@ -34,6 +31,11 @@ public final class CpuTraining {
     private CpuTraining() {
     }
 
+    /** The CPU time of this process so far, all threads (0 where the platform does not report it). */
+    private static long processCpuNanos() {
+        return ProcessHandle.current().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);
+    }
+
     public static void main(String[] args) throws Exception {
         int epochs = 1;
         int threads = Runtime.getRuntime().availableProcessors();
@@ -59,20 +61,19 @@ public final class CpuTraining {
              Trainer trainer = Trainer.create(vae, train, TrainingOptions.defaults().withProgressEvery(1000))) {
             System.out.println(backend.description() + ", " + spec.summary() + ", batch 128, "
                     + trainer.stepsPerEpoch() + " steps an epoch");
-            OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-            long[] cpuAfterLastEpoch = {os.getProcessCpuTime()};
+            long[] cpuAfterLastEpoch = {processCpuNanos()};
             trainer.train(epochs, new TrainingListener() {
                 @Override
                 public void onEpochEnd(EpochResult result) {
                     // CPU time of the process (all threads) over the epoch's steps: the cost of a step whatever
                     // else the machine runs (the first epoch's includes the JIT compiling the step).
-                    double cpuMs = (os.getProcessCpuTime() - cpuAfterLastEpoch[0]) / 1e6 / result.steps();
+                    double cpuMs = (processCpuNanos() - cpuAfterLastEpoch[0]) / 1e6 / result.steps();
                     Evaluation evaluation = Evaluator.evaluate(vae, test, Evaluator.Options.defaults());
                     System.out.printf(Locale.ROOT, "epoch %d: train loss %.2f, test negative ELBO %.2f nats "
                                     + "(KL %.2f, %d active units), %.2f s (%.1f steps/s, %.2f ms CPU a step)%n",
                             result.epoch(), result.trainLoss(), -evaluation.elbo(), evaluation.kl(),
                             evaluation.activeUnits(), result.seconds(), result.stepsPerSecond(), cpuMs);
-                    cpuAfterLastEpoch[0] = os.getProcessCpuTime();
+                    cpuAfterLastEpoch[0] = processCpuNanos();
                 }
             });
             if (iwae > 0) {
