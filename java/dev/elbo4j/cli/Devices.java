@@ -1,85 +1,66 @@
 package dev.elbo4j.cli;
 
-import java.util.function.Supplier;
+import dev.elbo4j.cuda.CudaException;
+import dev.elbo4j.cuda.GemmPrecision;
+import dev.elbo4j.gpu.BackendSelection;
+import dev.elbo4j.gpu.BackendSelection.Choice;
+import dev.elbo4j.gpu.BackendSelection.Selected;
+import dev.elbo4j.nn.VaeSpec;
 
-import dev.elbo4j.cpu.CpuBackend;
-import dev.elbo4j.nn.Backend;
-
-/** Chooses and opens the backend a command runs on ({@code --device auto|cuda|cpu}), and says why. */
+/**
+ * The backend a command runs on ({@code --device auto|cuda|cpu}, {@code --threads}). {@link BackendSelection}
+ * chooses and says why; here its failures become one-line errors, and a GEMM precision the chosen backend does not
+ * compute is refused (training) or evaluated in FP32 (eval, sample).
+ */
 final class Devices {
-
-    /** {@code --device}. */
-    enum Choice {
-        /** A usable GPU, else the CPU. */
-        AUTO,
-        /** The GPU, or a failure saying why there is none. */
-        CUDA,
-        /** The CPU backend. */
-        CPU
-    }
-
-    /**
-     * An open backend and why it was chosen.
-     *
-     * @param backend the backend (the caller closes it)
-     * @param reason  why this one: "--device cpu", "no usable GPU: ...", ...
-     */
-    record Opened(Backend backend, String reason) implements AutoCloseable {
-        /** "cpu (OpenBLAS 0.3.31, 2 threads)". */
-        String description() {
-            return backend.description();
-        }
-
-        @Override
-        public void close() {
-            backend.close();
-        }
-    }
 
     private Devices() {
     }
 
     /**
-     * Opens the backend {@code choice} asks for.
+     * Opens the backend {@code choice} asks for, finding the GPU through the environment's probe.
      *
-     * @param threads the CPU backend's threads (null: one per processor)
-     * @param gpu     probes the GPU (called only when the choice needs it)
+     * @param threads the CPU backend's threads (null: one per processor, as {@code CpuBackend.create()})
      * @throws CliFailure for {@code cuda} without a usable GPU, saying why
      */
-    static Opened open(Choice choice, Integer threads, Supplier<GpuReport> gpu) {
-        return switch (choice) {
-            case CPU -> new Opened(cpu(threads), "as asked (--device cpu)");
-            case CUDA -> {
-                GpuReport report = gpu.get();
-                if (!report.usable()) {
-                    throw new CliFailure("--device cuda: no usable GPU: " + Main.oneLine(report.unusableReason())
-                            + " ('elbo4j info' tells more; --device cpu runs on the CPU)");
-                }
-                throw new CliFailure("--device cuda: this build has no CUDA training backend yet (the GPU "
-                        + report.gpus().getFirst().properties().name() + " is usable for the kernels); use --device cpu");
+    static Selected open(Choice choice, Integer threads, CliEnvironment environment) {
+        int cpuThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        try {
+            return BackendSelection.open(choice, cpuThreads, environment.gpuProbe());
+        } catch (CudaException | IllegalStateException e) {
+            if (choice != Choice.CUDA) {
+                throw e;
             }
-            case AUTO -> new Opened(cpu(threads), whyNotGpu(gpu.get()));
-        };
-    }
-
-    /** Why {@code --device auto} does not train on the GPU of {@code report}. */
-    static String whyNotGpu(GpuReport report) {
-        if (!report.usable()) {
-            return "no usable GPU (" + firstLine(report.unusableReason()) + ")";
+            throw new CliFailure("--device cuda: no usable GPU: " + Main.oneLine(e.getMessage())
+                    + " ('elbo4j info' tells more; --device cpu runs on the CPU)", e);
         }
-        if (report.emulator()) {
-            return "the CUDA library is elbo4j's CPU emulator, which is for tests";
+    }
+
+    /**
+     * Refuses to train at a GEMM precision that {@code selected} does not compute (TF32 and BF16 need the CUDA
+     * backend), saying which backend was chosen and why.
+     */
+    static void checkTrainingPrecision(Selected selected, GemmPrecision precision) {
+        if (!selected.backend().supports(precision)) {
+            throw new CliFailure("--precision " + new Choices.Precisions().wordOf(precision) + " needs the CUDA "
+                    + "backend (the CPU backend computes in fp32 only), but this run would train on the CPU: "
+                    + selected.reason());
         }
-        return "this build has no CUDA training backend yet";
     }
 
-    private static CpuBackend cpu(Integer threads) {
-        return threads == null ? CpuBackend.create() : CpuBackend.create(threads);
+    /**
+     * The model of a checkpoint as {@code selected} can compute it: unchanged, or in FP32 where the backend does not
+     * compute the precision it was trained at (its parameters are float32 either way, and FP32 is the more precise).
+     */
+    static VaeSpec computable(VaeSpec spec, Selected selected) {
+        return selected.backend().supports(spec.precision()) ? spec
+                : spec.toBuilder().precision(GemmPrecision.FP32).build();
     }
 
-    /** The first line of a message, without the "; tried:" that introduces a list of places. */
-    static String firstLine(String message) {
-        String first = message.lines().findFirst().orElse(message);
-        return first.endsWith("; tried:") ? first.substring(0, first.length() - "; tried:".length()) : first;
+    /** "" when {@code computed} is {@code saved}'s precision, else "; trained in tf32, computed in fp32 here". */
+    static String precisionNote(VaeSpec saved, VaeSpec computed) {
+        Choices.Precisions words = new Choices.Precisions();
+        return saved.precision() == computed.precision() ? "" : "; trained in " + words.wordOf(saved.precision())
+                + ", computed in " + words.wordOf(computed.precision()) + " here";
     }
 }

@@ -15,6 +15,8 @@ import dev.elbo4j.data.Idx;
 import dev.elbo4j.data.ImageDataset.Split;
 import dev.elbo4j.nn.Evaluation;
 import dev.elbo4j.nn.Evaluator;
+import dev.elbo4j.gpu.BackendSelection.Choice;
+import dev.elbo4j.gpu.BackendSelection.Selected;
 import dev.elbo4j.nn.Vae;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -57,8 +59,9 @@ final class EvalCommand implements Callable<Integer> {
     private Integer testImages;
 
     @Option(names = "--device", paramLabel = "auto|cuda|cpu", defaultValue = "auto",
-            description = "Where to evaluate (default: ${DEFAULT-VALUE}).")
-    private Devices.Choice device;
+            description = "Where to evaluate: auto (a usable GPU, else the CPU), cuda or cpu, as for 'elbo4j train' "
+                    + "(default: ${DEFAULT-VALUE}). A model trained in tf32 or bf16 computes in fp32 on the CPU.")
+    private Choice device;
 
     @Option(names = "--threads", paramLabel = "N", description = "Threads of the CPU backend (default: one per processor).")
     private Integer threads;
@@ -80,16 +83,18 @@ final class EvalCommand implements Callable<Integer> {
                 "the checkpoint's model " + saved.spec().summary());
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Devices.Opened backend = Devices.open(device, threads, main.environment().gpu());
-             Vae vae = Vae.withParameters(saved.spec(), backend.backend(), saved.parameters())) {
+        try (Selected backend = Devices.open(device, threads, main.environment());
+             Vae vae = Vae.withParameters(Devices.computable(saved.spec(), backend), backend.backend(),
+                     saved.parameters())) {
             err.println("eval: " + saved.spec().summary() + " on " + DataFolder.describe(test) + ", IWAE with K = " + k
-                    + ", on " + backend.description());
+                    + "; device: " + backend.reason() + Devices.precisionNote(saved.spec(), vae.spec()));
             err.flush();
             Evaluation result = Evaluator.evaluate(vae, test, Evaluator.Options.defaults().withIwaeSamples(k));
+            String deviceName = backend.backend().description();
             if (json) {
-                out.println(json(saved, test, result, backend.description()));
+                out.println(json(saved, test, result, deviceName));
             } else {
-                text(out, saved, test, result, backend.description());
+                text(out, saved, test, result, deviceName);
             }
         }
         return 0;

@@ -12,8 +12,9 @@ import dev.elbo4j.cuda.CudaUnavailableException;
 import dev.elbo4j.cuda.DeviceProperties;
 
 /**
- * What this machine offers the CUDA backend: the driver, the GPUs, cuBLAS, and whether the jar's kernels load on
- * each GPU; or why there is no usable GPU.
+ * What this machine offers the CUDA backend, for {@code info}: the driver, the GPUs, cuBLAS, and whether the jar's
+ * kernels load on each GPU; or why there is no usable GPU. ({@link dev.elbo4j.gpu.BackendSelection} chooses the
+ * backend a run takes.)
  *
  * @param unusableReason null when the first GPU can train; otherwise why not (no driver library, no device, no
  *                       cuBLAS, a driver too old, no kernels for this GPU), possibly over several lines
@@ -21,13 +22,8 @@ import dev.elbo4j.cuda.DeviceProperties;
  * @param gpus           the devices the driver reports, with the kernel check of each
  * @param cublas         the cuBLAS library loaded, where from and its version; or why none loaded (null when the
  *                       driver did not load)
- * @param emulator       true when the "GPU" is elbo4j's CPU emulator of the CUDA driver (a test tool, never chosen
- *                       by {@code --device auto})
  */
-record GpuReport(String unusableReason, String driver, List<Gpu> gpus, String cublas, boolean emulator) {
-
-    /** The name the CPU emulator of the CUDA driver reports for its one device. */
-    static final String EMULATOR_NAME = "elbo4j CPU emulator";
+record GpuReport(String unusableReason, String driver, List<Gpu> gpus, String cublas) {
 
     /**
      * One device.
@@ -50,7 +46,7 @@ record GpuReport(String unusableReason, String driver, List<Gpu> gpus, String cu
 
     /** A report of no usable GPU, for {@code reason}. */
     static GpuReport unusable(String reason) {
-        return new GpuReport(Objects.requireNonNull(reason, "reason"), null, List.of(), null, false);
+        return new GpuReport(Objects.requireNonNull(reason, "reason"), null, List.of(), null);
     }
 
     /**
@@ -92,8 +88,7 @@ record GpuReport(String unusableReason, String driver, List<Gpu> gpus, String cu
             reason = "the jar's kernels do not load on GPU 0 (" + first.properties().name() + ", "
                     + first.properties().architecture() + "): " + first.kernels();
         }
-        boolean emulator = first.properties().name().equals(EMULATOR_NAME);
-        return new GpuReport(reason, driver, gpus, cublas, emulator);
+        return new GpuReport(reason, driver, gpus, cublas);
     }
 
     /** The rest of the line of {@link CudaRuntime#describe()} that starts with {@code label}. */

@@ -4,6 +4,9 @@ import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import dev.elbo4j.cpu.CpuBackend;
+import dev.elbo4j.gpu.BackendSelection.Choice;
+import dev.elbo4j.gpu.BackendSelection.Selected;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParentCommand;
@@ -14,7 +17,8 @@ import picocli.CommandLine.Spec;
         header = "Show the Java runtime, the GPUs and libraries found, and the backend a run would use.",
         description = "Prints the Java version; the CUDA driver, each GPU (name, compute capability, memory) and "
                 + "whether this jar's kernels load on it; the cuBLAS library loaded and where from; or, when no GPU "
-                + "is usable, exactly why. Then the CPU backend (its BLAS and threads) and what --device auto picks.")
+                + "is usable, exactly why. Then the CPU backend (its BLAS and threads), and which backend --device "
+                + "auto trains on and why.")
 final class InfoCommand implements Callable<Integer> {
 
     @Spec
@@ -29,7 +33,7 @@ final class InfoCommand implements Callable<Integer> {
         out.println("elbo4j      " + Main.Version.version());
         out.println("Java        " + System.getProperty("java.runtime.version") + " ("
                 + System.getProperty("java.vendor") + ", " + System.getProperty("java.home") + ")");
-        GpuReport gpu = main.environment().gpu().get();
+        GpuReport gpu = main.environment().gpuReport().get();
         if (gpu.driver() != null) {
             out.println("CUDA driver " + gpu.driver());
             for (GpuReport.Gpu device : gpu.gpus()) {
@@ -42,14 +46,18 @@ final class InfoCommand implements Callable<Integer> {
             out.println("cuBLAS      " + gpu.cublas());
         }
         if (gpu.usable()) {
-            out.println("GPU         usable" + (gpu.emulator() ? " (elbo4j's CPU emulator of the CUDA driver: for tests)" : ""));
+            out.println("GPU         usable: --device cuda trains on GPU 0 ("
+                    + gpu.gpus().getFirst().properties().name() + ")");
         } else {
             out.println("GPU         none usable: " + gpu.unusableReason().replace("\n", "\n            "));
         }
-        try (Devices.Opened cpu = Devices.open(Devices.Choice.CPU, null, main.environment().gpu())) {
-            out.println("CPU backend " + cpu.description() + (gpu.usable() ? "" : ": training runs here"));
+        try (Selected cpu = Devices.open(Choice.CPU, null, main.environment())) {
+            out.println("CPU backend " + cpu.backend().description());
         }
-        out.println("--device auto trains on the CPU: " + Devices.whyNotGpu(gpu));
+        try (Selected auto = Devices.open(Choice.AUTO, null, main.environment())) {
+            out.println("--device auto trains on " + (auto.backend() instanceof CpuBackend ? "the CPU" : "the GPU")
+                    + ": " + auto.reason());
+        }
         return 0;
     }
 }

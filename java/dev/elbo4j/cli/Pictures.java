@@ -6,11 +6,7 @@ import java.util.Arrays;
 
 import dev.elbo4j.data.Idx;
 import dev.elbo4j.nn.Evaluator;
-import dev.elbo4j.nn.Likelihood;
-import dev.elbo4j.nn.ParameterLayout;
 import dev.elbo4j.nn.Vae;
-import dev.elbo4j.reference.Bernoulli;
-import dev.elbo4j.reference.Dense;
 
 /**
  * The pictures of a model, as {@link ImageGrid} PNGs at twice the image size: test images beside their
@@ -96,34 +92,7 @@ final class Pictures {
                 }
             }
         }
-        grid(imageRows, imageColumns, TRAVERSAL_STEPS).write(split(decode(vae, z, count), count), file);
-    }
-
-    /**
-     * The likelihood's mean (sigmoid of the logits for Bernoulli) of the decoder at {@code count} latent points,
-     * on the host with the reference layers: the nn API decodes only prior samples and posterior means, and a
-     * picture needs about a hundred rows.
-     */
-    static float[] decode(Vae vae, float[] z, int count) {
-        ParameterLayout layout = vae.layout();
-        float[] parameters = vae.parameters();
-        float[] x = z;
-        for (ParameterLayout.Layer layer : layout.decoder()) {
-            float[] y = new float[count * layer.outputs()];
-            Dense.forward(layer.shape(count), x, slice(parameters, layer.weight()), slice(parameters, layer.bias()),
-                    layer.activation(), null, y);
-            x = y;
-        }
-        if (vae.spec().likelihood() == Likelihood.BERNOULLI) {
-            for (int i = 0; i < x.length; i++) {
-                x[i] = (float) Bernoulli.sigmoid(x[i]);
-            }
-        }
-        return x;
-    }
-
-    private static float[] slice(float[] flat, ParameterLayout.Tensor tensor) {
-        return Arrays.copyOfRange(flat, (int) tensor.offset(), (int) (tensor.offset() + tensor.size()));
+        grid(imageRows, imageColumns, TRAVERSAL_STEPS).write(split(Evaluator.decode(vae, z, count), count), file);
     }
 
     private static double sweep(int step) {

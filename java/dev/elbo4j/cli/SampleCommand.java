@@ -5,6 +5,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
+import dev.elbo4j.gpu.BackendSelection.Choice;
+import dev.elbo4j.gpu.BackendSelection.Selected;
 import dev.elbo4j.nn.Vae;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -50,8 +52,9 @@ final class SampleCommand implements Callable<Integer> {
     private long seed;
 
     @Option(names = "--device", paramLabel = "auto|cuda|cpu", defaultValue = "auto",
-            description = "Where to decode (default: ${DEFAULT-VALUE}).")
-    private Devices.Choice device;
+            description = "Where to decode: auto (a usable GPU, else the CPU), cuda or cpu, as for 'elbo4j train' "
+                    + "(default: ${DEFAULT-VALUE}). A model trained in tf32 or bf16 computes in fp32 on the CPU.")
+    private Choice device;
 
     @Option(names = "--threads", paramLabel = "N", description = "Threads of the CPU backend (default: one per processor).")
     private Integer threads;
@@ -79,8 +82,11 @@ final class SampleCommand implements Callable<Integer> {
             throw new CliFailure("cannot write " + file + ": no folder " + folder);
         }
         int[] shape = Pictures.imageShape(saved.spec().inputs());
-        try (Devices.Opened backend = Devices.open(device, threads, main.environment().gpu());
-             Vae vae = Vae.withParameters(saved.spec(), backend.backend(), saved.parameters())) {
+        String decodedOn;
+        try (Selected backend = Devices.open(device, threads, main.environment());
+             Vae vae = Vae.withParameters(Devices.computable(saved.spec(), backend), backend.backend(),
+                     saved.parameters())) {
+            decodedOn = backend.backend().description() + Devices.precisionNote(saved.spec(), vae.spec());
             if (traverse == null) {
                 Pictures.samples(vae, count, seed, file, shape[0], shape[1]);
             } else {
@@ -91,7 +97,7 @@ final class SampleCommand implements Callable<Integer> {
         }
         spec.commandLine().getOut().println("wrote " + file + " ("
                 + (traverse == null ? count + " samples" : "latent dimension " + traverse + " from -3 to 3") + " of "
-                + saved.spec().summary() + ")");
+                + saved.spec().summary() + ", decoded on " + decodedOn + ")");
         return 0;
     }
 }

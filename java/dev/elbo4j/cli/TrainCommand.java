@@ -15,6 +15,8 @@ import java.util.concurrent.TimeUnit;
 import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.Idx;
 import dev.elbo4j.data.ImageDataset.Split;
+import dev.elbo4j.gpu.BackendSelection.Choice;
+import dev.elbo4j.gpu.BackendSelection.Selected;
 import dev.elbo4j.nn.Activation;
 import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.nn.BinarizationMode;
@@ -39,7 +41,8 @@ import picocli.CommandLine.Spec;
         header = "Train a variational autoencoder on IDX images (Fashion-MNIST by default).",
         description = {
             "Trains an MLP VAE (by default the PyTorch example's: 784-400-20, ReLU, Bernoulli likelihood on the "
-                + "pixel intensities, batch 128, Adam 1e-3) on the CPU backend (the CUDA one is not wired in yet). Shows a "
+                + "pixel intensities, batch 128, Adam 1e-3) on a usable GPU (the CUDA backend, each step replayed as a "
+                + "CUDA graph) or else on the CPU backend (see --device). Shows a "
                 + "progress bar per epoch on a terminal (plain lines otherwise); after each epoch prints the train and "
                 + "test ELBO, the test KL and the active latent units; at the end the test IWAE estimate of log p(x) "
                 + "and its gap to the ELBO.",
@@ -120,16 +123,18 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--precision", paramLabel = "fp32|tf32|bf16", defaultValue = "fp32",
             converter = Choices.Precisions.class,
-            description = "GEMM precision; tf32 and bf16 need a GPU (default: ${DEFAULT-VALUE}).")
+            description = "GEMM precision: fp32, or tf32 or bf16 on a GPU's tensor cores (the CPU backend computes in "
+                    + "fp32 only and refuses them; the loss is fp32 either way). Default: ${DEFAULT-VALUE}.")
     private GemmPrecision precision;
 
     @Option(names = "--device", paramLabel = "auto|cuda|cpu", defaultValue = "auto",
-            description = "Where to train: auto, cuda or cpu (default: ${DEFAULT-VALUE}; this build trains on the CPU, "
-                    + "and cuda says why it cannot).")
-    private Devices.Choice device;
+            description = "Where to train: auto (GPU 0 when it is usable, else the CPU; never the CPU emulator of "
+                    + "the CUDA driver, which is for tests), cuda (GPU 0, or an error saying why not) or cpu. The "
+                    + "choice and its reason are printed (default: ${DEFAULT-VALUE}).")
+    private Choice device;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "Threads of the CPU backend (default: one per processor).")
+            description = "Threads of the CPU backend (default: one per processor; a run on the GPU ignores it).")
     private Integer threads;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
@@ -210,18 +215,20 @@ final class TrainCommand implements Callable<Integer> {
                     + "the model has L = " + model.latent() + " (0 to " + (model.latent() - 1) + ")");
         }
 
-        Path folder = out != null ? out
-                : resume != null ? resume.toAbsolutePath().getParent() : RunFolder.defaultPath(LocalDateTime.now());
-        RunFolder run = RunFolder.prepare(folder, force || resume != null);
-        Metrics metrics = resume != null && Files.isRegularFile(run.metrics()) ? Metrics.read(run.metrics())
-                : new Metrics(model.summary(), data.toString(), List.of(), null);
-
-        try (Devices.Opened backend = Devices.open(device, threads, main.environment().gpu())) {
+        // The backend before the run folder: a device that cannot train this model leaves no folder behind.
+        try (Selected backend = Devices.open(device, threads, main.environment())) {
+            Devices.checkTrainingPrecision(backend, model.precision());
+            String deviceName = backend.backend().description();
+            Path folder = out != null ? out
+                    : resume != null ? resume.toAbsolutePath().getParent() : RunFolder.defaultPath(LocalDateTime.now());
+            RunFolder run = RunFolder.prepare(folder, force || resume != null);
+            Metrics metrics = resume != null && Files.isRegularFile(run.metrics()) ? Metrics.read(run.metrics())
+                    : new Metrics(model.summary(), data.toString(), List.of(), null);
             stdout.println("model   " + model.summary() + ", " + String.format(Locale.ROOT, "%,d",
                     dev.elbo4j.nn.ParameterLayout.of(model).parameterCount()) + " parameters, seed " + model.seed());
             stdout.println("data    " + data + ": " + DataFolder.describe(train) + " to train, " + test.count()
                     + " to test");
-            stdout.println("device  " + backend.description() + ": " + backend.reason());
+            stdout.println("device  " + backend.reason());
             stdout.println("output  " + run.path());
             if (resume != null) {
                 stdout.println("resume  " + resume + " at epoch " + (resumedState.epoch() + 1) + ", step "
@@ -237,7 +244,7 @@ final class TrainCommand implements Callable<Integer> {
                          : Vae.create(model, backend.backend());
                  Trainer trainer = resumedState != null ? Trainer.resume(vae, train, options, resumedState)
                          : Trainer.create(vae, train, options)) {
-                Run runState = new Run(trainer, options, vae, test, run, metrics, backend.description(),
+                Run runState = new Run(trainer, options, vae, test, run, metrics, deviceName,
                         ProgressDisplay.create(progress, main.environment(), err), stdout);
                 boolean finished = runState.train();
                 if (!finished) {
@@ -281,7 +288,7 @@ final class TrainCommand implements Callable<Integer> {
             this.display = display;
             this.stdout = stdout;
             this.resumedEpoch = trainer.epochsCompleted() + 1;
-            this.resumedStep = trainer.state().stepInEpoch();
+            this.resumedStep = trainer.stepInEpoch();
         }
 
         /** Trains to --epochs; false when interrupted (the checkpoint is then written). */
@@ -306,9 +313,9 @@ final class TrainCommand implements Callable<Integer> {
             try {
                 if (!finished || interrupted) {
                     RunCheckpoint.write(run.checkpoint(), vae, trainer.state(), options.adam());
-                    TrainingState state = trainer.state();
-                    stdout.println("interrupted at epoch " + (state.epoch() + 1) + ", step " + state.stepInEpoch()
-                            + " of " + trainer.stepsPerEpoch() + ": checkpoint written to " + run.checkpoint());
+                    stdout.println("interrupted at epoch " + (trainer.epochsCompleted() + 1) + ", step "
+                            + trainer.stepInEpoch() + " of " + trainer.stepsPerEpoch() + ": checkpoint written to "
+                            + run.checkpoint());
                     stdout.println("continue with: elbo4j train --resume " + run.checkpoint()
                             + (epochs != DEFAULT_EPOCHS ? " --epochs " + epochs : ""));
                     stdout.flush();
@@ -448,6 +455,10 @@ final class TrainCommand implements Callable<Integer> {
         if (binarize != BinarizationMode.NONE && likelihood.isGaussian()) {
             throw usage("--binarize " + new Choices.Binarizations().wordOf(binarize) + " is for the Bernoulli "
                     + "likelihood, not " + new Choices.Likelihoods().wordOf(likelihood));
+        }
+        if (device == Choice.CPU && precision != GemmPrecision.FP32) {
+            throw usage("--precision " + new Choices.Precisions().wordOf(precision) + " needs the CUDA backend, not "
+                    + "--device cpu (the CPU backend computes in fp32 only)");
         }
         if (resume != null && force) {
             throw usage("--resume continues a run in its folder and --force replaces one: give one of them");

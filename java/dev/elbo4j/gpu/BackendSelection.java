@@ -50,8 +50,9 @@ public final class BackendSelection {
     }
 
     /**
-     * The backend opened and why it was chosen, e.g. "no usable GPU (the CUDA driver libcuda.so.1 was not found
-     * ...): using the CPU". Closing it closes the backend.
+     * The backend opened and why it was chosen, on one line, e.g. "no usable GPU (no CUDA driver library could be
+     * loaded): using cpu (OpenBLAS 0.3.31, 2 threads)" ({@link CudaRuntime#unavailableReason()} has the places
+     * tried). Closing it closes the backend.
      */
     public record Selected(Backend backend, Choice asked, String reason) implements AutoCloseable {
         /** Checks the fields. */
@@ -67,6 +68,31 @@ public final class BackendSelection {
         }
     }
 
+    /**
+     * How {@link #open(Choice, int, GpuProbe)} looks for the GPU. {@link #system()} looks at this machine; a caller's
+     * tests may describe another one (a machine without a driver, say) without touching the process's CUDA runtime.
+     *
+     * @param unavailableReason why there is no GPU for {@link Choice#AUTO} to take, on one or more lines; empty when
+     *                          there is one
+     * @param opener            opens the CUDA backend; throws {@link CudaException} (or its
+     *                          {@link dev.elbo4j.cuda.CudaUnavailableException}) when it cannot
+     */
+    public record GpuProbe(Supplier<Optional<String>> unavailableReason, Supplier<Backend> opener) {
+        /** Checks the fields. */
+        public GpuProbe {
+            Objects.requireNonNull(unavailableReason, "unavailableReason");
+            Objects.requireNonNull(opener, "opener");
+        }
+
+        /**
+         * This machine: device 0 through {@link CudaRuntime}, not the CPU emulator for {@link Choice#AUTO}, opened as
+         * {@link CudaBackend#open} with steps replayed as CUDA graphs.
+         */
+        public static GpuProbe system() {
+            return new GpuProbe(BackendSelection::gpuUnavailableReason, () -> CudaBackend.open(0, StepMode.GRAPH));
+        }
+    }
+
     private BackendSelection() {
     }
 
@@ -78,8 +104,8 @@ public final class BackendSelection {
      * @throws CudaException                            for {@link Choice#CUDA} when the driver refuses the device
      */
     public static Selected open(Choice choice) {
-        return open(choice, BackendSelection::gpuUnavailableReason, () -> CudaBackend.open(0, StepMode.GRAPH),
-                CpuBackend::create);
+        GpuProbe gpu = GpuProbe.system();
+        return open(choice, gpu.unavailableReason(), gpu.opener(), CpuBackend::create);
     }
 
     /**
@@ -87,11 +113,18 @@ public final class BackendSelection {
      * the CPU is chosen.
      */
     public static Selected open(Choice choice, int cpuThreads) {
+        return open(choice, cpuThreads, GpuProbe.system());
+    }
+
+    /**
+     * {@link #open(Choice, int)} with the GPU found through {@code gpu} ({@link GpuProbe#system()} for this machine).
+     */
+    public static Selected open(Choice choice, int cpuThreads, GpuProbe gpu) {
         if (cpuThreads < 1) {
             throw new IllegalArgumentException("the CPU backend's threads must be at least 1 but is " + cpuThreads);
         }
-        return open(choice, BackendSelection::gpuUnavailableReason, () -> CudaBackend.open(0, StepMode.GRAPH),
-                () -> CpuBackend.create(cpuThreads));
+        Objects.requireNonNull(gpu, "gpu");
+        return open(choice, gpu.unavailableReason(), gpu.opener(), () -> CpuBackend.create(cpuThreads));
     }
 
     /** {@link #open(Choice)} with the probes replaced (the tests choose what is found). */
@@ -110,13 +143,13 @@ public final class BackendSelection {
             default -> {
                 Optional<String> unavailable = gpuUnavailable.get();
                 if (unavailable.isPresent()) {
-                    return fallBack(cpu, "no usable GPU (" + unavailable.get() + ")");
+                    return fallBack(cpu, "no usable GPU (" + firstLine(unavailable.get()) + ")");
                 }
                 Backend backend;
                 try {
                     backend = gpu.get();
                 } catch (CudaException | IllegalStateException e) {
-                    return fallBack(cpu, "the GPU could not be used (" + e.getMessage() + ")");
+                    return fallBack(cpu, "the GPU could not be used (" + firstLine(e.getMessage()) + ")");
                 }
                 return new Selected(backend, choice, "a GPU was found: " + backend.description());
             }
@@ -126,6 +159,15 @@ public final class BackendSelection {
     private static Selected fallBack(Supplier<Backend> cpu, String why) {
         Backend backend = cpu.get();
         return new Selected(backend, Choice.AUTO, why + ": using " + backend.description());
+    }
+
+    /**
+     * The first line of a reason, without the "; tried:" that introduces the list of places a library was looked
+     * for ({@link dev.elbo4j.cuda.CudaUnavailableException}): a reason fits a log line.
+     */
+    private static String firstLine(String message) {
+        String first = String.valueOf(message).lines().findFirst().orElse("").strip();
+        return first.endsWith("; tried:") ? first.substring(0, first.length() - "; tried:".length()) : first;
     }
 
     /**

@@ -15,7 +15,8 @@ import dev.elbo4j.shape.SampleShape;
  * Measures a {@link Vae} on a data set: the mean ELBO (beta = 1, one sample per point, binarization as trained),
  * the importance-weighted estimate of log p(x) with K samples (in chunks of at most
  * {@link Options#maxRowsPerPass()} decoder rows, so K = 5000 fits in memory), the gap between them, the KL per
- * latent dimension and the active units; and decodes reconstructions and prior samples as arrays.
+ * latent dimension and the active units; and decodes reconstructions, prior samples and given latent points as
+ * arrays.
  *
  * <p>Deterministic: the noise of an evaluation uses fixed Philox offsets ({@link #ELBO_OFFSET}, and
  * {@link #IWAE_OFFSET} + chunk for the IWAE), so evaluating the same model twice gives the same numbers.
@@ -226,6 +227,26 @@ public final class Evaluator {
              StepState state = backend.allocateState()) {
             // mu = 0, logvar = 0: the reparameterization's z is the noise itself.
             backend.latentForward(LatentShape.of(count, spec.latent()), prior, seed, state, work.z, null, null);
+            vae.decode(work, work.z, spec.latent(), count);
+            return means(vae, work, count);
+        }
+    }
+
+    /**
+     * The decoder at {@code count} given latent points ({@code z}: {@code count x L}, row-major), returned as the
+     * likelihood's mean ({@code count x D}), e.g. for a traversal of the latent space.
+     */
+    public static float[] decode(Vae vae, float[] z, int count) {
+        Objects.requireNonNull(vae, "vae");
+        Objects.requireNonNull(z, "z");
+        VaeSpec spec = vae.spec();
+        if (count < 1 || (long) count * spec.latent() != z.length) {
+            throw new IllegalArgumentException(z.length + " values are not " + count + " latent points of L = "
+                    + spec.latent());
+        }
+        Backend backend = vae.backend();
+        try (Workspace work = new Workspace(backend, vae.layout(), count, 1, false)) {
+            backend.upload(z, work.z);
             vae.decode(work, work.z, spec.latent(), count);
             return means(vae, work, count);
         }

@@ -133,6 +133,14 @@ public final class Trainer implements AutoCloseable {
         return epoch;
     }
 
+    /**
+     * Steps of the current epoch run so far: 0 at an epoch's start; after {@link #train} stopped early, the steps of
+     * the interrupted epoch (what {@link #state()} records, without copying the optimizer's moments).
+     */
+    public int stepInEpoch() {
+        return stepInEpoch;
+    }
+
     /** The model being trained. */
     public Vae vae() {
         return vae;

@@ -9,16 +9,18 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
 
+import dev.elbo4j.cuda.CudaUnavailableException;
 import dev.elbo4j.data.IdxFiles;
+import dev.elbo4j.gpu.BackendSelection;
 import dev.elbo4j.reference.TestRandom;
 
 /** Runs the command line in-process for tests, and makes the small data sets they train on. */
 final class Cli {
     /** What {@link #noGpu()} reports: the message of a machine without the NVIDIA driver. */
-    static final String NO_DRIVER = "no CUDA driver library could be loaded; tried:\n"
-            + "  - libcuda.so.1 (system loader): could not be loaded: libcuda.so.1: cannot open shared object file\n"
-            + "Install the NVIDIA driver (it provides libcuda.so.1).";
+    static final String NO_DRIVER = noDriver().getMessage();
     /** Side of the synthetic images: 4 x 4, D = 16. */
     static final int SIDE = 4;
 
@@ -50,7 +52,26 @@ final class Cli {
 
     /** Like {@link #noGpu()} with {@code interrupts}. */
     static CliEnvironment environment(Interrupts interrupts) {
-        return new CliEnvironment(() -> GpuReport.unusable(NO_DRIVER), false, Duration.ZERO, interrupts);
+        return new CliEnvironment(() -> GpuReport.unusable(NO_DRIVER), new BackendSelection.GpuProbe(
+                () -> Optional.of(NO_DRIVER), () -> {
+                    throw noDriver();
+                }), false, Duration.ZERO, interrupts);
+    }
+
+    /**
+     * The GPU of the tests' CUDA library ({@code -Delbo4j.cuda.library}: the CPU emulator in CI, or a real GPU),
+     * found as a user's run finds it; plain progress lines, interrupts never delivered.
+     */
+    static CliEnvironment testsCuda() {
+        return new CliEnvironment(GpuReport::probe, BackendSelection.GpuProbe.system(), false, Duration.ZERO,
+                Interrupts.ignoring());
+    }
+
+    /** The failure of a machine without the NVIDIA driver, as {@code CudaRuntime} reports it. */
+    private static CudaUnavailableException noDriver() {
+        return new CudaUnavailableException("no CUDA driver library could be loaded",
+                List.of("libcuda.so.1 (system loader): could not be loaded: libcuda.so.1: cannot open shared object "
+                        + "file"), "Install the NVIDIA driver (it provides libcuda.so.1).");
     }
 
     static Run run(String... args) {

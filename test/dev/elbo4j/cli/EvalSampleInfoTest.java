@@ -15,9 +15,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.elbo4j.data.IdxFiles;
+import dev.elbo4j.gpu.BackendSelection;
 import dev.elbo4j.reference.TestRandom;
 
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code eval}, {@code sample} and {@code info} on a checkpoint trained on small synthetic data. */
 @ExtendWith(TestRandom.Extension.class)
 class EvalSampleInfoTest {
+    /** The device name of the CPU emulator of the CUDA driver. */
+    static final String EMULATOR = "elbo4j CPU emulator";
 
     @TempDir
     Path directory;
@@ -114,28 +118,6 @@ class EvalSampleInfoTest {
                 .failsWith(Main.EXIT_FAILURE, "cannot write " + directory.resolve("no/such/folder/x.png"));
     }
 
-    /** The traversal decodes on the host; it must agree with the library's own decoding of the same points. */
-    @Test
-    void theTraversalsDecoderAgreesWithTheLibrarysSamples() {
-        RunCheckpoint saved = RunCheckpoint.read(checkpoint);
-        try (var backend = dev.elbo4j.cpu.CpuBackend.create(1);
-             var vae = dev.elbo4j.nn.Vae.withParameters(saved.spec(), backend, saved.parameters())) {
-            int count = 5;
-            float[] library = dev.elbo4j.nn.Evaluator.sample(vae, count, 42);
-            // Evaluator.sample decodes z = the Philox normals of (seed, offset 0): the reparameterization of mu = 0,
-            // logvar = 0, which the reference computes too.
-            float[] z = new float[count * 3];
-            float[] kl = new float[count];
-            dev.elbo4j.reference.Reparameterization.forward(dev.elbo4j.shape.LatentShape.of(count, 3),
-                    new float[count * 6], 42, 0, z, kl);
-            float[] host = Pictures.decode(vae, z, count);
-            assertEquals(library.length, host.length);
-            for (int i = 0; i < host.length; i++) {
-                assertEquals(library[i], host[i], 1e-5, "pixel " + i);
-            }
-        }
-    }
-
     @Test
     void infoSaysWhyThereIsNoGpuAndThatTheCpuBackendRuns() {
         Cli.Run info = Cli.run("info").expect(0);
@@ -143,26 +125,40 @@ class EvalSampleInfoTest {
         assertTrue(info.out().contains("GPU         none usable: no CUDA driver library could be loaded; tried:"),
                 info.out());
         assertTrue(info.out().contains("Install the NVIDIA driver"), info.out());
-        assertTrue(info.out().matches("(?s).*CPU backend cpu \\(OpenBLAS [^,]+, [0-9]+ threads\\): training runs "
-                + "here.*"), info.out());
+        assertTrue(info.out().matches("(?s).*\nCPU backend cpu \\(OpenBLAS [^,]+, [0-9]+ threads\\)\n.*"),
+                info.out());
         assertTrue(info.out().contains("--device auto trains on the CPU: no usable GPU (no CUDA driver library could "
-                + "be loaded)"), info.out());
+                + "be loaded): using cpu (OpenBLAS "), info.out());
     }
 
-    /** With the tests' CUDA library (the emulator, or a real GPU) the GPU, cuBLAS and the kernel check are listed. */
+    /**
+     * With the tests' CUDA library (the emulator, or a real GPU) the GPU, cuBLAS and the kernel check are listed, and
+     * the backend --device auto takes: a real GPU, but not the emulator.
+     */
     @Test
+    @Tag("cuda")
     void infoListsTheGpuCublasAndWhetherTheKernelsLoad() {
         GpuReport report = GpuReport.probe();
         if (report.driver() == null) {
             dev.elbo4j.cuda.CudaTestSupport.skipOrFail("info's GPU listing", report.unusableReason());
         }
-        CliEnvironment probing = new CliEnvironment(() -> report, false, Duration.ZERO, Interrupts.ignoring());
+        CliEnvironment probing = new CliEnvironment(() -> report, BackendSelection.GpuProbe.system(), false,
+                Duration.ZERO, Interrupts.ignoring());
         Cli.Run info = Cli.run(probing, "info").expect(0);
         assertTrue(info.out().contains("CUDA driver CUDA "), info.out());
         assertTrue(info.out().matches("(?s).*GPU 0       .+, compute capability [0-9]+\\.[0-9]+ \\(sm_[0-9]+\\), "
                 + "[0-9.]+ GiB, [0-9]+ SMs.*"), info.out());
         assertTrue(info.out().contains("kernels   this jar's kernels load on it"), info.out());
         assertTrue(info.out().contains("cuBLAS      ") && info.out().contains(", version "), info.out());
+        String gpu = report.gpus().getFirst().properties().name();
+        assertTrue(info.out().contains("GPU         usable: --device cuda trains on GPU 0 (" + gpu + ")"), info.out());
+        if (gpu.equals(EMULATOR)) {
+            assertTrue(info.out().contains("--device auto trains on the CPU: no usable GPU (the CUDA library is the "
+                    + "CPU emulator, which is for tests"), info.out());
+        } else {
+            assertTrue(info.out().contains("--device auto trains on the GPU: a GPU was found: cuda (" + gpu),
+                    info.out());
+        }
     }
 
     @Test

@@ -142,7 +142,8 @@ class MainTest {
         IdxFiles.writeSplit(directory, "train", ROWS, COLUMNS, random.pixels(3 * DIMS), new byte[3], false);
         IdxFiles.writeSplit(directory, "t10k", ROWS, COLUMNS, random.pixels(2 * DIMS), new byte[2], false);
         StringWriter err = new StringWriter();
-        CliEnvironment terminal = new CliEnvironment(Cli.noGpu().gpu(), true, Duration.ZERO, Interrupts.ignoring());
+        CliEnvironment terminal = new CliEnvironment(Cli.noGpu().gpuReport(), Cli.noGpu().gpuProbe(), true,
+                Duration.ZERO, Interrupts.ignoring());
         int status = Main.execute(new String[] {"baseline", "--data", directory.toString()},
                 new PrintWriter(new StringWriter()), new PrintWriter(err), terminal);
         assertEquals(0, status, err.toString());

@@ -14,9 +14,16 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.elbo4j.cuda.CudaRuntime;
+import dev.elbo4j.cuda.CudaTestSupport;
+import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.IdxFiles;
 import dev.elbo4j.reference.TestRandom;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,9 +50,8 @@ class TrainCommandTest {
         Path out = directory.resolve("run");
         Cli.Run run = Cli.run(train(data, out, "--epochs", "2")).expect(0);
 
-        assertTrue(run.out().contains("device  cpu (OpenBLAS"), run.out());
-        assertTrue(run.out().contains(" threads): no usable GPU (no CUDA driver library could be loaded)"),
-                run.out());
+        assertTrue(run.out().contains("device  no usable GPU (no CUDA driver library could be loaded): using cpu "
+                + "(OpenBLAS "), run.out());
         assertTrue(run.out().contains("epoch 1/2  train ELBO") && run.out().contains("epoch 2/2  train ELBO"),
                 run.out());
         assertTrue(run.out().contains("log p(x) >= ") && run.out().contains("(IWAE, K = 4, 16 images"),
@@ -149,6 +155,88 @@ class TrainCommandTest {
         Cli.run(train(data, directory.resolve("run"), "--device", "cuda")).failsWith(Main.EXIT_FAILURE,
                 "--device cuda: no usable GPU: no CUDA driver library could be loaded; tried: libcuda.so.1 (system loader):"
                         + " could not be loaded: libcuda.so.1: cannot open shared object file");
+    }
+
+    @Test
+    void refusesTf32AndBf16OnTheCpuSayingWhyAndWritingNothing(TestRandom random) throws IOException {
+        Path data = Cli.tinyData(directory.resolve("data"), random, 64, 16);
+        Path out = directory.resolve("run");
+        Cli.run(train(data, out, "--device", "cpu", "--precision", "tf32")).failsWith(Main.EXIT_USAGE,
+                "--precision tf32 needs the CUDA backend, not --device cpu (the CPU backend computes in fp32 only)");
+        Cli.run(train(data, out, "--precision", "bf16")).failsWith(Main.EXIT_FAILURE,
+                "--precision bf16 needs the CUDA backend (the CPU backend computes in fp32 only), but this run would "
+                        + "train on the CPU: no usable GPU (no CUDA driver library could be loaded): using cpu (OpenBLAS");
+        assertFalse(Files.exists(out), "a refused run leaves no folder");
+    }
+
+    /**
+     * {@code --device cuda} on the tests' CUDA library (the CPU emulator in CI) trains a tiny epoch on the CUDA
+     * backend, and its checkpoint loads on the CPU backend, whose evaluation agrees with the one the run made on the
+     * GPU (the same parameters and the same fixed noise offsets).
+     */
+    @Test
+    @Tag("cuda")
+    void cudaTrainsAndItsCheckpointEvaluatesTheSameOnTheCpu(TestRandom random) throws IOException {
+        CudaRuntime.unavailableReason().ifPresent(reason -> CudaTestSupport.skipOrFail("train --device cuda", reason));
+        Path data = Cli.tinyData(directory.resolve("data"), random, 64, 16);
+        Path out = directory.resolve("run");
+        Cli.Run run = Cli.run(Cli.testsCuda(), train(data, out, "--device", "cuda", "--epochs", "1")).expect(0);
+        assertTrue(run.out().contains("device  CUDA was asked for: cuda ("), run.out());
+        assertTrue(run.out().contains("steps replayed as a CUDA graph"), run.out());
+        Metrics metrics = Metrics.read(out.resolve(RunFolder.METRICS));
+        Metrics.Epoch epoch = metrics.epochs().getFirst();
+        assertTrue(epoch.device().startsWith("cuda ("), epoch.toString());
+        assertTrue(epoch.trainElbo() < 0 && epoch.testElbo() < 0, epoch.toString());
+        Path checkpoint = out.resolve(RunFolder.CHECKPOINT);
+        assertEquals(1, RunCheckpoint.read(checkpoint).state().orElseThrow().epoch());
+        for (String picture : new String[] {RunFolder.RECONSTRUCTIONS, RunFolder.SAMPLES, RunFolder.TRAVERSAL}) {
+            assertTrue(Files.size(out.resolve(picture)) > 0, picture);
+        }
+
+        Cli.Run eval = Cli.run("eval", checkpoint.toString(), "--data", data.toString(), "--k", "4", "--device", "cpu",
+                "--threads", "1", "--json").expect(0);
+        JsonNode onCpu = new ObjectMapper().readTree(eval.out());
+        assertTrue(onCpu.get("device").asText().startsWith("cpu ("), eval.out());
+        double elbo = onCpu.get("test_elbo").asDouble();
+        double logPx = onCpu.get("test_log_px").asDouble();
+        assertEquals(epoch.testElbo(), elbo, 1e-5 * Math.abs(elbo), "test ELBO on the GPU and on the CPU");
+        assertEquals(metrics.result().testLogPx(), logPx, 1e-5 * Math.abs(logPx), "IWAE-4 on the GPU and on the CPU");
+    }
+
+    /** {@code --precision tf32} trains on the CUDA backend; the CPU evaluates its checkpoint in fp32 and says so. */
+    @Test
+    @Tag("cuda")
+    void tf32TrainsOnCudaAndItsCheckpointEvaluatesInFp32OnTheCpu(TestRandom random) throws IOException {
+        CudaRuntime.unavailableReason().ifPresent(reason -> CudaTestSupport.skipOrFail("train --precision", reason));
+        Path data = Cli.tinyData(directory.resolve("data"), random, 64, 16);
+        Path out = directory.resolve("run");
+        Cli.run(Cli.testsCuda(), train(data, out, "--device", "cuda", "--precision", "tf32", "--epochs", "1",
+                "--iwae-k", "0")).expect(0);
+        Path checkpoint = out.resolve(RunFolder.CHECKPOINT);
+        assertEquals(GemmPrecision.TF32, RunCheckpoint.read(checkpoint).spec().precision());
+        Cli.Run eval = Cli.run("eval", checkpoint.toString(), "--data", data.toString(), "--k", "2", "--device", "cpu",
+                "--threads", "1").expect(0);
+        assertTrue(eval.err().contains("; trained in tf32, computed in fp32 here"), eval.err());
+        assertTrue(eval.out().contains("test ELBO    -"), eval.out());
+    }
+
+    /** {@code --device auto} takes a real GPU, but not the CPU emulator of the CUDA driver: it says so and uses the CPU. */
+    @Test
+    @Tag("cuda")
+    void autoTrainsOnTheCpuWhenTheCudaLibraryIsTheEmulatorAndSaysWhy(TestRandom random) throws IOException {
+        CudaRuntime.unavailableReason().ifPresent(reason -> CudaTestSupport.skipOrFail("train --device auto", reason));
+        Path data = Cli.tinyData(directory.resolve("data"), random, 64, 16);
+        Path out = directory.resolve("run");
+        Cli.Run run = Cli.run(Cli.testsCuda(), train(data, out, "--epochs", "1", "--iwae-k", "0")).expect(0);
+        String device = Metrics.read(out.resolve(RunFolder.METRICS)).epochs().getFirst().device();
+        if (EvalSampleInfoTest.EMULATOR.equals(CudaRuntime.get().device(0).name())) {
+            assertTrue(run.out().contains("device  no usable GPU (the CUDA library is the CPU emulator, which is for "
+                    + "tests: ask for cuda to use it): using cpu (OpenBLAS "), run.out());
+            assertTrue(device.startsWith("cpu ("), device);
+        } else {
+            assertTrue(run.out().contains("device  a GPU was found: cuda ("), run.out());
+            assertTrue(device.startsWith("cuda ("), device);
+        }
     }
 
     @Test

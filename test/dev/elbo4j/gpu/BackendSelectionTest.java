@@ -61,6 +61,27 @@ class BackendSelectionTest {
                 selected.reason());
     }
 
+    /** A caller's probe (the command line's tests describe a machine without a driver this way); reasons are one line. */
+    @Test
+    void aCallersProbeDescribesTheMachineAndTheReasonIsOneLine() {
+        CudaUnavailableException missing = new CudaUnavailableException("no CUDA driver library could be loaded",
+                List.of("libcuda.so.1 (system loader): not found", "/usr/lib/libcuda.so.1: not found"),
+                "Install the NVIDIA driver");
+        BackendSelection.GpuProbe noDriver = new BackendSelection.GpuProbe(() -> Optional.of(missing.getMessage()),
+                () -> {
+                    throw missing;
+                });
+        try (Selected auto = BackendSelection.open(Choice.AUTO, 1, noDriver)) {
+            assertInstanceOf(CpuBackend.class, auto.backend());
+            assertEquals(1, ((CpuBackend) auto.backend()).threads());
+            assertEquals("no usable GPU (no CUDA driver library could be loaded): using "
+                    + auto.backend().description(), auto.reason());
+        }
+        assertSame(missing, assertThrows(CudaUnavailableException.class,
+                () -> BackendSelection.open(Choice.CUDA, 1, noDriver)));
+        assertThrows(IllegalArgumentException.class, () -> BackendSelection.open(Choice.CPU, 0, noDriver));
+    }
+
     @Test
     void autoFallsBackWhenTheGpuCannotBeOpened() {
         Selected selected = BackendSelection.open(Choice.AUTO, Optional::empty,

@@ -263,4 +263,23 @@ class CudaTrainingTest {
         assertEquals(onCpu.kl(), onCuda.kl(), 1e-5 * Math.abs(onCpu.kl()) + 1e-6, "KL");
         assertEquals(onCpu.activeUnits(), onCuda.activeUnits(), "active units");
     }
+
+    @Test
+    void decodingGivenLatentPointsOnCudaAgreesWithTheCpu(TestRandom random) {
+        VaeSpec spec = VaeSpec.builder(20, 3).encoderHidden(12).seed(random.nextLong()).build();
+        int count = 7;
+        float[] z = random.normals(count * 3, 2.0);
+        float[] onCpu;
+        try (Vae vae = Vae.create(spec, cpu)) {
+            onCpu = Evaluator.decode(vae, z, count);
+        }
+        float[] onCuda;
+        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH); Vae vae = Vae.create(spec, backend)) {
+            onCuda = Evaluator.decode(vae, z, count);
+        }
+        assertEquals(onCpu.length, onCuda.length);
+        for (int i = 0; i < onCpu.length; i++) {
+            assertEquals(onCpu[i], onCuda[i], 1e-6 + 1e-5 * Math.abs(onCpu[i]), "element " + i);
+        }
+    }
 }

@@ -28,7 +28,11 @@ import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.Idx;
 import dev.elbo4j.data.ImageDataset;
 import dev.elbo4j.io.Checkpoint;
+import dev.elbo4j.reference.Bernoulli;
+import dev.elbo4j.reference.Dense;
+import dev.elbo4j.reference.Reparameterization;
 import dev.elbo4j.reference.TestRandom;
+import dev.elbo4j.shape.LatentShape;
 
 /**
  * Training on the CPU backend: the loss falls on real Fashion-MNIST images, runs are bit-reproducible, a run
@@ -239,6 +243,63 @@ class TrainingTest {
             }
             assertArrayEquals(samples, Evaluator.sample(vae, 4, 11));
             assertNotEquals(Arrays.toString(samples), Arrays.toString(Evaluator.sample(vae, 4, 12)));
+        }
+    }
+
+    /**
+     * {@link Evaluator#decode} is the decoder of the reference layers at the given points (and the likelihood's mean),
+     * and decoding the prior's Philox normals gives {@link Evaluator#sample}.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Likelihood.class, names = {"BERNOULLI", "GAUSSIAN_PER_ROW"})
+    void decodeIsTheReferenceDecoderAtTheGivenPoints(Likelihood likelihood, TestRandom random) {
+        VaeSpec spec = VaeSpec.builder(20, 3).encoderHidden(12, 7).activation(Activation.TANH).likelihood(likelihood)
+                .seed(random.nextLong()).build();
+        try (Vae vae = Vae.create(spec, backend)) {
+            int count = 9;
+            float[] z = random.normals(count * 3, 2.0);
+            assertElementwise("decode", referenceDecode(vae, z, count), Evaluator.decode(vae, z, count));
+
+            long seed = random.nextLong();
+            float[] prior = new float[count * 3];
+            Reparameterization.forward(LatentShape.of(count, 3), new float[count * 6], seed, 0, prior,
+                    new float[count]);
+            assertElementwise("decode of the prior's noise", Evaluator.sample(vae, count, seed),
+                    Evaluator.decode(vae, prior, count));
+
+            IllegalArgumentException wrong = assertThrows(IllegalArgumentException.class,
+                    () -> Evaluator.decode(vae, new float[10], 3));
+            assertEquals("10 values are not 3 latent points of L = 3", wrong.getMessage());
+        }
+    }
+
+    /** The likelihood's mean of the decoder at {@code z}, on the host with the reference layers ({@link Dense}). */
+    static float[] referenceDecode(Vae vae, float[] z, int count) {
+        float[] parameters = vae.parameters();
+        float[] x = z;
+        for (ParameterLayout.Layer layer : vae.layout().decoder()) {
+            float[] y = new float[count * layer.outputs()];
+            Dense.forward(layer.shape(count), x, slice(parameters, layer.weight()), slice(parameters, layer.bias()),
+                    layer.activation(), null, y);
+            x = y;
+        }
+        if (vae.spec().likelihood() == Likelihood.BERNOULLI) {
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) Bernoulli.sigmoid(x[i]);
+            }
+        }
+        return x;
+    }
+
+    private static float[] slice(float[] flat, ParameterLayout.Tensor tensor) {
+        return Arrays.copyOfRange(flat, (int) tensor.offset(), (int) (tensor.offset() + tensor.size()));
+    }
+
+    /** Float32 GEMMs against the reference's double sums over a few terms: 1e-5 relative, 1e-6 absolute. */
+    static void assertElementwise(String what, float[] expected, float[] actual) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], actual[i], 1e-6 + 1e-5 * Math.abs(expected[i]), what + ": element " + i);
         }
     }
 
