@@ -9,7 +9,12 @@
 //
 // The backward reads `saved`: the pre-activation, or, for identity, ReLU and leaky ReLU only, the output y,
 // because their derivative only asks whether pre > 0, and y > 0 exactly when pre > 0 (y = pre there, and 0 or
-// 0.01 pre <= 0 elsewhere). So those layers may run with out == pre and keep no pre-activation at all.
+// 0.01 pre <= 0 elsewhere; for NaN, y is NaN and neither is > 0 nor <= 0). So those layers may run with
+// out == pre and keep no pre-activation at all.
+//
+// NaN: every activation maps a NaN pre-activation to NaN, as PyTorch's do, so that a NaN weight reaches the loss
+// and the step's non-finite guard: ReLU is `a <= 0 ? 0 : a` (neither fmaxf nor `a > 0 ? a : 0`, which both
+// return 0 for NaN). The derivative at NaN is PyTorch's: 1 for ReLU (`a <= 0 ? 0 : 1`), 0.01 for leaky ReLU.
 //
 // Float32 arithmetic with formulas that do not cancel: the derivative of tanh as 4e/(1+e)^2 with
 // e = exp(-2|a|) (not 1 - tanh^2, which loses every digit once tanh rounds to 1), sigmoid and 1 - sigmoid
@@ -44,7 +49,7 @@ static __device__ __forceinline__ float2 elbo4j_sigmoid_pair(float a) {
 template <int kActivation>
 static __device__ __forceinline__ float elbo4j_activate(float a) {
   if constexpr (kActivation == ELBO4J_ACTIVATION_RELU) {
-    return a > 0.0f ? a : 0.0f;
+    return a <= 0.0f ? 0.0f : a;
   } else if constexpr (kActivation == ELBO4J_ACTIVATION_TANH) {
     // tanh|a| = -expm1(-2|a|) / (2 + expm1(-2|a|)), in double: exact to the float's rounding for every |a|, small
     // ones included (1 - e in float would cancel there). Not tanhf: CUDA's builds on approximate ex2/rcp
@@ -64,7 +69,7 @@ static __device__ __forceinline__ float elbo4j_activate(float a) {
 template <int kActivation>
 static __device__ __forceinline__ float elbo4j_activation_slope(float saved) {
   if constexpr (kActivation == ELBO4J_ACTIVATION_RELU) {
-    return saved > 0.0f ? 1.0f : 0.0f;
+    return saved <= 0.0f ? 0.0f : 1.0f;
   } else if constexpr (kActivation == ELBO4J_ACTIVATION_TANH) {
     // 1 - tanh(a)^2 = 4 e / (1 + e)^2 with e = exp(-2|a|).
     const float e = expf(-2.0f * fabsf(saved));

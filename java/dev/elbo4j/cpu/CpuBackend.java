@@ -536,7 +536,7 @@ public final class CpuBackend implements Backend {
                         for (int o = 0; o < n; o++) {
                             float v = p[base + o] + (float) b[o];
                             p[base + o] = v;
-                            y[base + o] = Math.max(v, 0f);
+                            y[base + o] = Math.max(v, 0f); // NaN for NaN, as Activation.RELU (not fmaxf's 0)
                         }
                     }
                     case LEAKY_RELU -> {
@@ -612,8 +612,10 @@ public final class CpuBackend implements Backend {
                         }
                     }
                     case RELU -> {
+                        // Multiplied, not selected: a NaN or infinite gradient stays non-finite where the
+                        // derivative is 0 (dY * 0 in the reference), and the derivative at NaN is 1 (PyTorch's).
                         for (int o = 0; o < n; o++) {
-                            d[base + o] = p[base + o] > 0f ? g[base + o] : 0f;
+                            d[base + o] = g[base + o] * (p[base + o] <= 0f ? 0f : 1f);
                         }
                     }
                     case LEAKY_RELU -> {

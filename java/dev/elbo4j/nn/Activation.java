@@ -2,7 +2,8 @@ package dev.elbo4j.nn;
 
 /**
  * The elementwise nonlinearity of a hidden layer, as PyTorch defines it. {@link #derivative} takes the
- * pre-activation {@code a} (what the layer's backward keeps), so every function's gradient is exact.
+ * pre-activation {@code a} (what the layer's backward keeps), so every function's gradient is exact. Every one
+ * maps NaN to NaN, as PyTorch's do, and its derivative at NaN is PyTorch's (NaN for tanh and SiLU).
  */
 public enum Activation {
     /** {@code a}: the output layers ({@code [mu | logvar]}, the decoder's logits or means). */
@@ -17,16 +18,19 @@ public enum Activation {
             return 1.0;
         }
     },
-    /** {@code max(a, 0)}; the derivative at 0 is 0, as in PyTorch. */
+    /**
+     * {@code max(a, 0)}, NaN for NaN as {@code torch.relu} (so a NaN weight reaches the loss and the step's guard);
+     * the derivative is PyTorch's {@code a <= 0 ? 0 : 1}: 0 at 0, and 1 at NaN.
+     */
     RELU {
         @Override
         public double apply(double a) {
-            return a > 0 ? a : 0.0;
+            return a <= 0 ? 0.0 : a;
         }
 
         @Override
         public double derivative(double a) {
-            return a > 0 ? 1.0 : 0.0;
+            return a <= 0 ? 0.0 : 1.0;
         }
     },
     /** {@code tanh(a)}. */
@@ -42,7 +46,10 @@ public enum Activation {
             return 1.0 - t * t;
         }
     },
-    /** {@code a} for {@code a > 0}, else {@code 0.01 a} (PyTorch's default negative slope). */
+    /**
+     * {@code a} for {@code a > 0}, else {@code 0.01 a} (PyTorch's default negative slope): NaN for NaN, and the
+     * derivative at NaN is 0.01, as PyTorch's {@code a > 0 ? 1 : 0.01}.
+     */
     LEAKY_RELU {
         @Override
         public double apply(double a) {

@@ -328,6 +328,66 @@ class CudaBackendTest {
         assertNotEquals(Arrays.toString(inputs.initial()), Arrays.toString(graph.parameters()), "the steps trained");
     }
 
+    /**
+     * A NaN pre-activation (what a NaN weight leaves) stays NaN through every activation, as in PyTorch (CUDA's
+     * {@code fmaxf} and {@code a > 0 ? a : 0} would drop it), on the kernels' scalar (7 columns) and float4 (8)
+     * paths; the backward at it is the reference's ({@link Activation#derivative}, PyTorch's), and a NaN gradient
+     * stays NaN where the derivative is 0.
+     */
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void aNaNPreActivationStaysNaNThroughEveryActivation(Activation activation, TestRandom random) {
+        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.DIRECT)) {
+            for (int outputs : new int[] {7, 8}) {
+                String where = activation + " with " + outputs + " columns";
+                DenseShape shape = new DenseShape(3, 1, outputs);
+                int n = 3 * outputs;
+                float[] product = random.normals(n, 1.0);
+                float[] bias = random.normals(outputs, 0.5);
+                int[] nan = {0, outputs + 3, n - 1};
+                for (int i : nan) {
+                    product[i] = Float.NaN;
+                }
+                float[] dY = random.normals(n, 1.0);
+                product[4] = -5f - Math.abs(bias[4]); // pre-activation below 0: ReLU's derivative is 0 there
+                dY[4] = Float.NaN;
+                // The reference layer's arithmetic element by element (its GEMM would spread a NaN input across
+                // the row): pre = x W^T + b in double, rounded once; y = act(pre); dPre = dY * act'(pre).
+                float[] y = new float[n];
+                float[] dPre = new float[n];
+                for (int i = 0; i < n; i++) {
+                    double pre = (double) product[i] + bias[i % outputs];
+                    y[i] = (float) activation.apply(pre);
+                    dPre[i] = (float) (dY[i] * activation.derivative((float) pre));
+                }
+
+                Floats gpre = upload(backend, product);
+                Floats gy = activation == Activation.IDENTITY ? gpre : backend.allocateFloats(n);
+                backend.biasActivation(shape, upload(backend, bias), activation, gpre, gy);
+                float[] out = download(backend, gy);
+                for (int i : nan) {
+                    assertTrue(Float.isNaN(out[i]), random.tag() + ": " + where + ": act(NaN) = " + out[i]);
+                }
+                assertSameOrBothNaN(y, out, where + ": output", random);
+                Floats gdPre = backend.allocateFloats(n);
+                backend.activationBackward(shape, activation, gpre, upload(backend, dY), gdPre);
+                assertSameOrBothNaN(dPre, download(backend, gdPre), where + ": dPre", random);
+            }
+        }
+    }
+
+    /** Elementwise within the spec's tolerance, with NaN exactly where the reference has NaN. */
+    private static void assertSameOrBothNaN(float[] expected, float[] actual, String what, TestRandom random) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.isNaN(expected[i]) != Float.isNaN(actual[i]) || !Float.isNaN(expected[i])
+                    && !(Math.abs(expected[i] - actual[i]) <= 1e-5 * Math.abs(expected[i]) + 1e-6)) {
+                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + " but the reference gives "
+                        + expected[i]);
+            }
+        }
+    }
+
     @Test
     void twoRunsFromTheSameStartGiveTheSameBits(TestRandom random) {
         Inputs inputs = Inputs.random(random);

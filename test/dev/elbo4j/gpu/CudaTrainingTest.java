@@ -217,8 +217,7 @@ class CudaTrainingTest {
             trainer.train(1, new TrainingListener() {
             });
             float[] poisoned = vae.parameters();
-            // In the decoder's output layer, whose NaN reaches the loss (a NaN weight of the first encoder layer
-            // would not: ReLU maps a NaN pre-activation to 0, and no input gradient is formed there).
+            // In the decoder's output layer (aNaNInTheFirstEncoderLayerIsCaughtByTheGuard plants one in the first).
             poisoned[(int) vae.layout().tensors().get("decoder.1.weight").offset() + random.nextInt(16)] = Float.NaN;
             vae.setParameters(poisoned);
             TrainingState before = trainer.state();
@@ -233,6 +232,38 @@ class CudaTrainingTest {
             assertEquals(before.status().updates(), after.status().updates(), "updates");
             assertEquals(3, after.status().skipped(), "skipped");
             assertEquals(before.status().step() + 3, after.status().step(), "steps");
+        }
+    }
+
+    /**
+     * A NaN in the first encoder layer's weights reaches the loss through the ReLU (the kernel keeps NaN, as PyTorch
+     * does, where {@code a > 0 ? a : 0} dropped it), so the guard skips every step: parameters and moments unchanged.
+     */
+    @Test
+    void aNaNInTheFirstEncoderLayerIsCaughtByTheGuard(TestRandom random) {
+        Idx.Images images = randomImages(random, 32, 4);
+        VaeSpec spec = VaeSpec.builder(16, 2).encoderHidden(8).seed(random.nextLong()).build();
+        TrainingOptions options = TrainingOptions.defaults().withBatchSize(8).withProgressEvery(1)
+                .withMaxSkippedInARow(3);
+        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH); Vae vae = Vae.create(spec, backend);
+             Trainer trainer = Trainer.create(vae, images, options)) {
+            trainer.train(1, new TrainingListener() {
+            });
+            float[] poisoned = vae.parameters();
+            poisoned[(int) vae.layout().tensors().get("encoder.0.weight").offset() + random.nextInt(8 * 16)] =
+                    Float.NaN;
+            vae.setParameters(poisoned);
+            TrainingState before = trainer.state();
+            TrainingDivergedException diverged = assertThrows(TrainingDivergedException.class,
+                    () -> trainer.train(2, new TrainingListener() {
+                    }));
+            assertTrue(diverged.getMessage().contains("3 steps in a row"), diverged.getMessage());
+            assertArrayEquals(bits(poisoned), bits(vae.parameters()), "parameters");
+            TrainingState after = trainer.state();
+            assertArrayEquals(bits(before.firstMoments()), bits(after.firstMoments()), "first moments");
+            assertArrayEquals(bits(before.secondMoments()), bits(after.secondMoments()), "second moments");
+            assertEquals(before.status().updates(), after.status().updates(), "updates");
+            assertEquals(3, after.status().skipped(), "skipped");
         }
     }
 

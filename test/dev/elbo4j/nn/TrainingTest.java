@@ -213,6 +213,37 @@ class TrainingTest {
         }
     }
 
+    /**
+     * A NaN in the first encoder layer's weights reaches the loss through the ReLU (NaN stays NaN, as in PyTorch), so
+     * the guard skips every step: parameters and moments unchanged, the skips counted.
+     */
+    @Test
+    void aNaNInTheFirstEncoderLayerIsCaughtByTheGuard(TestRandom random) {
+        Idx.Images images = randomImages(random, 32, 4);
+        VaeSpec spec = VaeSpec.builder(16, 2).encoderHidden(8).seed(random.nextLong()).build();
+        TrainingOptions options = TrainingOptions.defaults().withBatchSize(8).withProgressEvery(1)
+                .withMaxSkippedInARow(3);
+        try (Vae vae = Vae.create(spec, backend); Trainer trainer = Trainer.create(vae, images, options)) {
+            trainer.train(1, new TrainingListener() {
+            });
+            float[] poisoned = vae.parameters();
+            poisoned[(int) vae.layout().tensors().get("encoder.0.weight").offset() + random.nextInt(8 * 16)] =
+                    Float.NaN;
+            vae.setParameters(poisoned);
+            TrainingState before = trainer.state();
+            TrainingDivergedException diverged = assertThrows(TrainingDivergedException.class,
+                    () -> trainer.train(2, new TrainingListener() {
+                    }));
+            assertTrue(diverged.getMessage().contains("3 steps in a row"), diverged.getMessage());
+            assertEquals(Arrays.toString(poisoned), Arrays.toString(vae.parameters()), "parameters");
+            TrainingState after = trainer.state();
+            assertArrayEquals(before.firstMoments(), after.firstMoments(), "first moments");
+            assertArrayEquals(before.secondMoments(), after.secondMoments(), "second moments");
+            assertEquals(before.status().updates(), after.status().updates(), "updates");
+            assertEquals(3, after.status().skipped(), "skipped");
+        }
+    }
+
     @Test
     void theEvaluationsNumbersHangTogether(TestRandom random) throws IOException {
         Idx.Images images = randomImages(random, 120, 5);
