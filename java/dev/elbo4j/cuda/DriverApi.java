@@ -173,7 +173,7 @@ final class DriverApi {
         cuGraphExecDestroy = bind.required("cuGraphExecDestroy", HANDLE);
         cuGraphDestroy = bind.required("cuGraphDestroy", HANDLE);
         bind.requireAllFound("the CUDA driver library lacks functions elbo4j needs",
-                "elbo4j needs a CUDA 12.0 or newer driver.");
+                "elbo4j needs a driver for CUDA 13.0 or newer (NVIDIA R580 or later).");
     }
 
     /** A per-thread out-parameter slot (16 bytes, 8-aligned) for calls on hot paths; valid until the next use. */
