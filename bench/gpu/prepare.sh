@@ -5,10 +5,14 @@
 #   target/gpu/lib/           the library jar (with the kernels' fatbin), JMH, the JUnit console launcher, ...
 #   target/gpu/test-classes/  the compiled tests and benchmarks (JMH's generated harness and BenchmarkList)
 #   target/gpu/jre/           a Java 25 runtime jlink'd down to the modules these classes use
+#   target/gpu/data/          the first ELBO4J_GPU_DATA_IMAGES (4096) Fashion-MNIST training images: all 60000 do
+#                             not fit the carry limit beside the JRE; the training benchmarks repeat them to an
+#                             epoch of 60000 (dev.elbo4j.bench.TrainingProblem, bench/pytorch/vae_train.py)
 #   target/gpu/ptxas-report.txt  the kernels' register/spill report from this build
 #   target/gpu/BUILD.txt      what was built, with which tools, and the sizes
 # usage: bench/gpu/prepare.sh [extra Maven arguments, e.g. -o]
-# env:   ELBO4J_JDK (default /usr/lib/jvm/temurin-25-jdk-amd64), ELBO4J_GPU_BUNDLE_MAX_MIB (default 60)
+# env:   ELBO4J_JDK (default /usr/lib/jvm/temurin-25-jdk-amd64), ELBO4J_GPU_BUNDLE_MAX_MIB (default 60),
+#        ELBO4J_DATA (default /usr/share/datasets/fashion-mnist), ELBO4J_GPU_DATA_IMAGES (default 4096)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -60,6 +64,28 @@ modules=$(tr ',' '\n' <<< "$own_modules,java.logging,java.xml,java.management,jd
 echo "== jlink: $modules =="
 jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=zip-9 \
   --output "$bundle/jre"
+# The JDK's shared libraries keep their symbol tables (libjvm.so: ~5 of its ~30 MB); the bundle needs the room.
+if command -v strip >/dev/null; then
+  find "$bundle/jre/lib" -name '*.so' -exec strip --strip-unneeded {} +
+else
+  echo "prepare: WARNING: no strip here; the JRE keeps its symbol tables (~5 MB more)"
+fi
+
+# Training data for the training benchmarks: a prefix of Fashion-MNIST's training images as a smaller IDX file.
+data_dir=${ELBO4J_DATA:-/usr/share/datasets/fashion-mnist}
+data_images=${ELBO4J_GPU_DATA_IMAGES:-4096}
+mkdir -p "$bundle/data"
+python3 - "$data_dir/train-images-idx3-ubyte.gz" "$bundle/data/train-images-idx3-ubyte.gz" "$data_images" <<'PY'
+import gzip, struct, sys
+source, target, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with gzip.open(source, "rb") as stream:
+    magic, total, rows, columns = struct.unpack(">IIII", stream.read(16))
+    if magic != 0x0803 or count > total:
+        sys.exit(f"prepare: {source} is not an IDX image file of at least {count} images")
+    pixels = stream.read(count * rows * columns)
+with gzip.open(target, "wb", compresslevel=9) as out:
+    out.write(struct.pack(">IIII", magic, count, rows, columns) + pixels)
+PY
 
 {
   echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
@@ -68,13 +94,14 @@ jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --
   echo "library: $(basename "$library_jar")"
   echo "nvcc_release=$nvcc_release"
   echo "jre: $("$bundle/jre/bin/java" -version 2>&1 | head -1); modules: $modules"
+  echo "data: the first $data_images training images of $data_dir"
   echo "files:"
-  (cd "$bundle" && du -ab lib ptxas-report.txt 2>/dev/null | sort -k2)
+  (cd "$bundle" && du -ab lib data ptxas-report.txt 2>/dev/null | sort -k2)
 } > "$bundle/BUILD.txt"
 
 size=$(du -sb "$bundle" | cut -f1)
 size_mib=$(( (size + 1048575) / 1048576 ))
-part_sizes=$(cd "$bundle" && du -sh jre lib test-classes | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
+part_sizes=$(cd "$bundle" && du -sh jre lib test-classes data | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
 echo "== target/gpu: ${size_mib} MiB ($part_sizes) =="
 if [ "$size_mib" -gt "$max_mib" ]; then
   echo "prepare: target/gpu is ${size_mib} MiB, over the ${max_mib} MiB a device run can carry" >&2; exit 1

@@ -2,7 +2,6 @@ package dev.elbo4j.bench;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -13,6 +12,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -35,6 +36,8 @@ import picocli.CommandLine.Parameters;
 public final class Report implements Callable<Integer> {
     /** The share of the copy bandwidth the Bernoulli loss-and-gradient kernel must reach at B = 4096. */
     static final double BERNOULLI_TARGET_SHARE = 0.85;
+    /** Reads JMH's and the peer's JSON (both plain trees: no binding to classes). */
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     @Parameters(arity = "1..*", paramLabel = "JMH.json", description = "JMH result files, e.g. one per class")
     private List<Path> jmhFiles;
@@ -94,15 +97,14 @@ public final class Report implements Callable<Integer> {
     }
 
     static List<Measurement> readJmh(Path file) throws IOException {
-        Object document = Json.parse(Files.readString(file));
-        if (!(document instanceof List<?> entries)) {
+        JsonNode document = JSON.readTree(file.toFile());
+        if (!document.isArray()) {
             throw new IllegalArgumentException(file + ": not a JMH JSON result (expected a top-level array)");
         }
         List<Measurement> out = new ArrayList<>();
-        for (Object entry : entries) {
-            Map<String, Object> result = asObject(entry, file);
-            String benchmark = (String) result.get("benchmark");
-            String mode = (String) result.get("mode");
+        for (JsonNode result : document) {
+            String benchmark = text(result, "benchmark", file);
+            String mode = text(result, "mode", file);
             if (!"avgt".equals(mode)) {
                 throw new IllegalArgumentException(file + ": " + benchmark + " ran in mode " + mode
                         + "; the report reads average-time results only (-bm avgt)");
@@ -112,53 +114,47 @@ public final class Report implements Callable<Integer> {
             String operation = className.endsWith("Bench")
                     ? className.substring(0, className.length() - "Bench".length()) : className;
             Map<String, String> params = new TreeMap<>();
-            Object rawParams = result.get("params");
-            if (rawParams != null) {
-                asObject(rawParams, file).forEach((name, value) -> params.put(name, String.valueOf(value)));
-            }
-            Map<String, Object> primary = asObject(result.get("primaryMetric"), file);
-            double wallMicros = toMicros(number(primary.get("score")), (String) primary.get("scoreUnit"),
-                    benchmark);
-            Map<String, Object> secondary = result.get("secondaryMetrics") == null
-                    ? Map.of() : asObject(result.get("secondaryMetrics"), file);
-            double calls = secondaryScore(secondary, "calls");
-            double gpuNanos = secondaryScore(secondary, "gpuNanos");
-            double bytes = secondaryScore(secondary, "bytesMoved");
+            result.path("params").properties().forEach(entry -> params.put(entry.getKey(), entry.getValue().asText()));
+            JsonNode primary = object(result, "primaryMetric", file);
+            double wallMicros = toMicros(number(primary.get("score")), text(primary, "scoreUnit", file), benchmark);
+            JsonNode secondary = result.path("secondaryMetrics");
+            double calls = number(secondary.path("calls").get("score"));
+            double gpuNanos = number(secondary.path("gpuNanos").get("score"));
+            double bytes = number(secondary.path("bytesMoved").get("score"));
             double gpuMicros = calls > 0 && gpuNanos > 0 ? gpuNanos / calls / 1e3 : Double.NaN;
             double bytesPerCall = calls > 0 && bytes > 0 ? bytes / calls : Double.NaN;
             out.add(new Measurement(operation, benchmark.substring(methodDot + 1), params, wallMicros, gpuMicros,
-                    bytesPerCall, backendOf(result.get("jvmArgs"))));
+                    bytesPerCall, backendOf(result.path("jvmArgs"))));
         }
         return out;
     }
 
     static Peer readPeer(Path file) throws IOException {
-        Map<String, Object> document = asObject(Json.parse(Files.readString(file)), file);
-        Object results = document.get("results");
-        if (!(results instanceof List<?> entries)) {
+        JsonNode document = JSON.readTree(file.toFile());
+        JsonNode results = document.path("results");
+        if (!results.isArray()) {
             throw new IllegalArgumentException(file + ": no \"results\" array");
         }
         List<PeerMeasurement> out = new ArrayList<>();
-        for (Object entry : entries) {
-            Map<String, Object> result = asObject(entry, file);
+        for (JsonNode result : results) {
             Map<String, String> params = new TreeMap<>();
-            asObject(result.get("params"), file).forEach((name, value) -> params.put(name, paramText(value)));
-            out.add(new PeerMeasurement((String) result.get("operation"), (String) result.get("variant"), params,
+            object(result, "params", file).properties()
+                    .forEach(entry -> params.put(entry.getKey(), paramText(entry.getValue())));
+            out.add(new PeerMeasurement(text(result, "operation", file), text(result, "variant", file), params,
                     number(result.get("gpu_us_per_call")), number(result.get("bytes_per_call"))));
         }
-        String description = "torch " + document.get("torch") + ", CUDA " + document.get("cuda") + ", on "
-                + document.get("device");
+        String description = "torch " + document.path("torch").asText() + ", CUDA " + document.path("cuda").asText()
+                + ", on " + document.path("device").asText();
         return new Peer(description, out);
     }
 
     /** The value of {@code -Delbo4j.cuda.library=} among a JMH result's JVM arguments ("" when absent or empty). */
-    private static String backendOf(Object jvmArgs) {
+    private static String backendOf(JsonNode jvmArgs) {
         String option = "-Delbo4j.cuda.library=";
-        if (jvmArgs instanceof List<?> arguments) {
-            for (Object argument : arguments) {
-                if (argument instanceof String text && text.startsWith(option)) {
-                    return text.substring(option.length()).strip();
-                }
+        for (JsonNode argument : jvmArgs) {
+            String text = argument.asText();
+            if (text.startsWith(option)) {
+                return text.substring(option.length()).strip();
             }
         }
         return "";
@@ -294,40 +290,42 @@ public final class Report implements Callable<Integer> {
         };
     }
 
-    private static double secondaryScore(Map<String, Object> secondary, String name) {
-        Object metric = secondary.get(name);
-        if (metric == null) {
+    /** A number, or NaN where it is absent; JMH writes non-finite numbers as strings ("NaN"). */
+    private static double number(JsonNode value) {
+        if (value == null || value.isNull() || value.isMissingNode()) {
             return Double.NaN;
         }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> fields = (Map<String, Object>) metric;
-        return number(fields.get("score"));
-    }
-
-    /** JMH writes non-finite numbers as strings ("NaN"). */
-    private static double number(Object value) {
-        return switch (value) {
-            case Double d -> d;
-            case String s -> Double.parseDouble(s);
-            case null -> Double.NaN;
-            default -> throw new IllegalArgumentException("not a number: " + value);
-        };
+        if (value.isNumber()) {
+            return value.doubleValue();
+        }
+        if (value.isTextual()) {
+            return Double.parseDouble(value.textValue());
+        }
+        throw new IllegalArgumentException("not a number: " + value);
     }
 
     /** Parameters from Python may be numbers; they compare with JMH's string parameters as integers. */
-    private static String paramText(Object value) {
-        if (value instanceof Double d && d == Math.rint(d)) {
-            return Long.toString(d.longValue());
+    private static String paramText(JsonNode value) {
+        if (value.isNumber() && value.doubleValue() == Math.rint(value.doubleValue())) {
+            return Long.toString(value.longValue());
         }
-        return String.valueOf(value);
+        return value.asText();
     }
 
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> asObject(Object value, Path file) {
-        if (value instanceof Map<?, ?> map) {
-            return (Map<String, Object>) map;
+    private static JsonNode object(JsonNode parent, String field, Path file) {
+        JsonNode value = parent.get(field);
+        if (value == null || !value.isObject()) {
+            throw new IllegalArgumentException(file + ": expected a JSON object at \"" + field + "\", found " + value);
         }
-        throw new IllegalArgumentException(file + ": expected a JSON object, found " + value);
+        return value;
+    }
+
+    private static String text(JsonNode parent, String field, Path file) {
+        JsonNode value = parent.get(field);
+        if (value == null || !value.isTextual()) {
+            throw new IllegalArgumentException(file + ": expected a string at \"" + field + "\", found " + value);
+        }
+        return value.textValue();
     }
 
     private static String fixed(double value) {
