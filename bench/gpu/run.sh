@@ -13,16 +13,25 @@
 #            already measured                                                      -> $OUT/jmh/<Class>.json
 #   pytorch  bench/pytorch/elbo_peer.py, when torch imports (skipped otherwise)     -> $OUT/pytorch.json
 #   report   the side-by-side tables from the JMH (and PyTorch) results            -> $OUT/report.txt
+#   train    training against PyTorch in one run (dev.elbo4j.bench.TrainingComparison --backend cuda): the
+#            agreement check (FP32 and TF32), one epoch, and the FP32 rows: elbo4j's step graph-replayed and
+#            direct, its GEMMs alone, PyTorch eager, torch.compile and mode="reduce-overhead"
+#                                                                       -> $OUT/train.json
+#   train-tf32  the same rows with TF32 GEMMs (no agreement or epoch)   -> $OUT/train-tf32.json
+#            Not in the default set: each takes ~5-8 minutes, so each is a device call of its own.
 #
 # usage: bench/gpu/run.sh [--smoke] [STEP...]     (no STEP: all of them; env and kernels always run first, since
 #        a device call starts from a fresh copy of target/gpu)
 #   --smoke  a plumbing check: JMH with one fork, one short warmup and measurement iteration, B = 128,
-#            no L2 rotation; the PyTorch peer likewise at B = 128 with few repetitions.
+#            no L2 rotation; the PyTorch peer likewise at B = 128 with few repetitions; train on a tiny model
+#            (784-16-4, batch 32; epoch at batch 512) with one short iteration and a few PyTorch steps.
 # env:
 #   OUT                    output directory (required)
 #   ELBO4J_CUDA_LIBRARY    unset or empty: the real libcuda.so.1 and libcublas. A path: that library instead,
 #                          e.g. target/native/libelbo4j-cudaemu.so to rehearse this script without a GPU.
-#   ELBO4J_BENCH           regex over benchmark class names (default: all), e.g. 'Bernoulli|DeviceCopy'
+#   ELBO4J_BENCH           regex over benchmark class names (default: all the kernel benchmarks; the training
+#                          benchmarks run in the train steps, the Cpu* ones need OpenBLAS's natives, which the
+#                          bundle leaves out), e.g. 'Bernoulli|DeviceCopy'
 #   JMH_ARGS               extra JMH options, e.g. '-p batch=4096 -i 10' (written "-opt value"); an option or
 #                          -p parameter given here replaces the preset's
 #   ELBO4J_JMH_BUDGET_S    seconds the jmh step may take in all (default 480; the full set is 67 forks, each
@@ -31,6 +40,8 @@
 #   ELBO4J_TEST_SEED       passed to the tests as -Delbo4j.test.seed
 #   PYTHON                 the Python for the PyTorch peer (default python3)
 #   PEER_ARGS              extra options of elbo_peer.py, e.g. '--compile' (torch.compile'd closed forms)
+#   ELBO4J_TRAIN_ROWS      rows of the train step (MODEL/BATCH[/PRECISION],...), replacing its default
+#   TRAIN_ARGS             extra options of TrainingComparison, e.g. '--variants eager,compile --peer-repeats 2'
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -46,8 +57,10 @@ for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=true ;;
     env|kernels) ;;  # always run, below
-    tests|jmh|pytorch|report) steps+=("$arg") ;;
-    *) echo "run.sh: unknown argument '$arg' (steps: env kernels tests jmh pytorch report; option: --smoke)" >&2
+    tests|jmh|pytorch|report|train) steps+=("$arg") ;;
+    train-tf32) steps+=(train_tf32) ;;
+    *) echo "run.sh: unknown argument '$arg' (steps: env kernels tests jmh pytorch report train train-tf32;" \
+         "option: --smoke)" >&2
        exit 2 ;;
   esac
 done
@@ -164,7 +177,8 @@ step_jmh() {
   # The copy benchmark first: it is the bandwidth every kernel is compared with.
   classes=$("$java" "${java_options[@]}" -cp "$(class_path)" org.openjdk.jmh.Main -l \
     | sed -n 's/^dev\.elbo4j\.bench\.\([A-Za-z0-9_]*\)\..*/\1/p' | sort -u \
-    | grep -E "${ELBO4J_BENCH:-.}" | awk '{ print ($0 == "DeviceCopyBench" ? 0 : 1), $0 }' | sort | cut -d' ' -f2)
+    | { if [ -n "${ELBO4J_BENCH:-}" ]; then grep -E "$ELBO4J_BENCH"; else grep -v -E '^Cpu|TrainingBench$'; fi; } \
+    | awk '{ print ($0 == "DeviceCopyBench" ? 0 : 1), $0 }' | sort | cut -d' ' -f2)
   [ -n "$classes" ] || { echo "no benchmark classes match ELBO4J_BENCH='${ELBO4J_BENCH:-}'"; return 1; }
   local status=0 class left
   for class in $classes; do
@@ -205,6 +219,38 @@ step_report() {
   "$java" -cp "$(class_path)" dev.elbo4j.bench.Report "${options[@]}" "${inputs[@]}" > "$OUT/report.txt"
 }
 
+# The training comparison (bench/README.md, "Training against PyTorch"): $1 = the result's name under $OUT, $2 =
+# the default rows, then TrainingComparison's own options.
+training_comparison() {
+  local name=$1 rows=$2
+  shift 2
+  # The JMH logs, PyTorch's files and the agreement fixtures stay off $OUT (a device call returns 8 files at most):
+  # $OUT/$name.json holds every number. TRAIN_ARGS is split on whitespace on purpose: it is a list of options.
+  # shellcheck disable=SC2206
+  local options=(--backend cuda --data "$bundle/data" --python "$python" --json "$OUT/$name.json"
+    --work "${TMPDIR:-/tmp}/elbo4j-$name" "$@" ${TRAIN_ARGS:-})
+  if ! "$python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
+    echo "$python has no PyTorch that sees a GPU: elbo4j alone (no PyTorch rows, no agreement)"
+    options+=(--no-peer)
+  fi
+  if $smoke; then
+    rows=${ELBO4J_TRAIN_ROWS:-784-16-4/32}
+    options+=(--quick --epoch 784-16-4/512)
+  fi
+  "$java" "${java_options[@]}" "-Delbo4j.bench.commit=$(sed -n 's/^git: //p' "$bundle/BUILD.txt")" \
+    -cp "$(class_path)" dev.elbo4j.bench.TrainingComparison --rows "${ELBO4J_TRAIN_ROWS:-$rows}" \
+    --command "bench/gpu/run.sh $name" "${options[@]}"
+}
+
+step_train() {
+  training_comparison train "784-400-20/128,784-400-20/4096,784-512-512-32/128,784-512-512-32/4096"
+}
+
+step_train_tf32() {
+  training_comparison train-tf32 "784-400-20/128/tf32,784-400-20/4096/tf32,784-512-512-32/128/tf32,784-512-512-32/4096/tf32" \
+    --no-agreement --epoch none
+}
+
 # A step function's exit status for "nothing to do here" (not a failure).
 skipped=75
 failed=()
@@ -218,7 +264,11 @@ for step in "${steps[@]}"; do
   elif [ "$rc" -eq 0 ]; then
     echo "===== $step: ok ($((SECONDS - started)) s; log \$OUT/$step.log) ====="
     # The report and the environment are what a reader of this output wants in full.
-    case "$step" in report) cat "$OUT/report.txt" ;; env) head -25 "$OUT/env.txt" ;; esac
+    case "$step" in
+      report) cat "$OUT/report.txt" ;;
+      env) head -25 "$OUT/env.txt" ;;
+      train|train_tf32) sed -n '/^Training steps per second/,$p' "$OUT/$step.log" ;;
+    esac
   else
     failed+=("$step")
     echo "===== $step: FAILED, exit $rc ($((SECONDS - started)) s); the end of \$OUT/$step.log: ====="

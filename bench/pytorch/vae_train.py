@@ -242,7 +242,14 @@ def training_step(model, optimizer, data, latent, variant):
     elif variant != "eager":
         sys.exit(f"unknown variant {variant!r}: use eager, compile or reduce-overhead")
 
+    # CUDA graphs: each call starts a new generation of the graphs' outputs (the last step's loss is not kept).
+    mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+    if variant != "reduce-overhead":
+        mark_step = None
+
     def step(index):
+        if mark_step is not None:
+            mark_step()
         optimizer.zero_grad(set_to_none=True)
         loss = loss_of(index)
         loss.backward()
@@ -282,17 +289,21 @@ def time_variant(args, device, images, variant):
     synchronize(device)
     warmup_seconds = time.perf_counter() - started
     rounds = []
+    cpu_started = time.process_time()
     for _ in range(args.repeats):
         started = time.perf_counter()
         loss = run(args.steps)
         synchronize(device)
         rounds.append(args.steps / (time.perf_counter() - started))
+    # The process's CPU time (all threads) per step: what other load on a shared machine changes least.
+    cpu_ms = (time.process_time() - cpu_started) * 1e3 / (args.steps * args.repeats)
     final_loss = float(loss.detach())
     if not math.isfinite(final_loss):
         sys.exit(f"{variant}: the loss is {final_loss} after {done} steps")
     return {"variant": variant, "steps": args.steps, "repeats": args.repeats, "warmup_steps": args.warmup,
             "warmup_seconds": warmup_seconds, "steps_per_s": sum(rounds) / len(rounds),
-            "steps_per_s_rounds": rounds, "final_loss": final_loss, "optimizer": optimizer_name}
+            "steps_per_s_rounds": rounds, "cpu_ms_per_step": cpu_ms, "final_loss": final_loss,
+            "optimizer": optimizer_name}
 
 
 def speed(args, device, environment):
@@ -313,7 +324,8 @@ def speed(args, device, environment):
         else:
             print(f"pytorch {variant}: {args.model} batch {args.batch} {args.precision} on {device.type}: "
                   f"{row['steps_per_s']:.1f} steps/s (rounds " + ", ".join(f"{r:.1f}" for r in row["steps_per_s_rounds"])
-                  + f"; loss {row['final_loss']:.2f})", flush=True)
+                  + f"; {row['cpu_ms_per_step']:.2f} ms CPU a step, all threads; loss {row['final_loss']:.2f})",
+                  flush=True)
     return results
 
 
@@ -417,10 +429,12 @@ def quality(args, device):
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(train.shape[0], device=device)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         total, count = 0.0, train.shape[0] // args.batch
         for i in range(count):
             total += float(step(order[i * args.batch:(i + 1) * args.batch]))
         seconds = time.perf_counter() - started
+        cpu_ms = (time.process_time() - cpu_started) * 1e3 / count
         with torch.no_grad():
             test_loss = 0.0
             for i in range(0, test.shape[0], 1000):
@@ -428,10 +442,10 @@ def quality(args, device):
                 logits, mu, logvar = model(x, torch.randn(x.shape[0], latent, device=device))
                 test_loss += float(negative_elbo(logits, x, mu, logvar)) * x.shape[0]
         row = {"epoch": epoch, "train_loss": total / count, "test_negative_elbo": test_loss / test.shape[0],
-               "seconds": seconds, "steps_per_s": count / seconds}
+               "seconds": seconds, "steps_per_s": count / seconds, "cpu_ms_per_step": cpu_ms}
         epochs.append(row)
         print(f"epoch {epoch}: train loss {row['train_loss']:.2f}, test negative ELBO {row['test_negative_elbo']:.2f} "
-              f"nats, {seconds:.1f} s ({row['steps_per_s']:.1f} steps/s)", flush=True)
+              f"nats, {seconds:.1f} s ({row['steps_per_s']:.1f} steps/s, {cpu_ms:.2f} ms CPU a step)", flush=True)
     return {"model": args.model, "batch": args.batch, "epochs": epochs}
 
 

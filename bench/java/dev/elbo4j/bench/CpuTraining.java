@@ -18,7 +18,8 @@ import dev.elbo4j.nn.VaeSpec;
  * The PyTorch VAE example's setup (784-400-20, ReLU, Bernoulli on the un-binarized pixels, Adam 1e-3, batch 128)
  * trained on Fashion-MNIST by the CPU backend, timed by the trainer itself: per epoch the training steps per second,
  * the process's CPU time per step (robust to other load on the machine), the mean training loss and the test
- * negative ELBO (one sample per image, as the example's test loss), and at the end the IWAE estimate when asked. The peer is {@code bench/pytorch/vae_train_cpu.py}.
+ * negative ELBO (one sample per image, as the example's test loss), and at the end the IWAE estimate when asked.
+ * The peer is {@code bench/pytorch/vae_train.py quality}.
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp "target/test-classes:target/classes:$(cat cp.txt)" \

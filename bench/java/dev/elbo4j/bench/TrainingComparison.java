@@ -22,9 +22,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.elbo4j.cpu.CpuBackend;
 import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.Idx;
+import dev.elbo4j.gpu.CudaBackend;
 import dev.elbo4j.nn.Backend;
+import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -37,12 +40,14 @@ import picocli.CommandLine.Option;
 
 /**
  * elbo4j's training against PyTorch's, measured in one run and printed as one table: for each chosen row (model,
- * batch, GEMM precision) the JMH benchmark of elbo4j's training step ({@link CpuTrainingBench}, or on a GPU
- * {@code CudaTrainingBench}), its GEMMs alone (the floor) and the rest of the step, then the PyTorch peer
- * ({@code bench/pytorch/vae_train.py speed}) on the same model, batch, data and thread count; and before the rows,
- * the agreement check: a few elbo4j steps from one checkpoint ({@link AgreementFixture}) redone by PyTorch from the
- * same weights, batches and noise. The table goes to standard output, the same numbers (and the raw ones) as JSON
- * to {@code --json}. {@code bench/compare-training.sh} runs it with the class path; see bench/README.md.
+ * batch, GEMM precision) the JMH benchmark of elbo4j's training step, its GEMMs alone (the floor) and the rest of
+ * the step ({@link CpuTrainingBench}; on a GPU {@link CudaTrainingBench}: the step replayed as a CUDA graph and run
+ * directly, and the GEMMs), then the PyTorch peer ({@code bench/pytorch/vae_train.py speed}) on the same model,
+ * batch, data and thread count (on a GPU: eager, torch.compile and torch.compile(mode="reduce-overhead")). Before the
+ * rows, the agreement check: a few elbo4j steps from one checkpoint ({@link AgreementFixture}) redone by PyTorch from
+ * the same weights, batches and noise; on a GPU also one whole epoch through the trainer. The table goes to standard
+ * output, the same numbers (and the raw ones) as JSON to {@code --json}. {@code bench/compare-training.sh} runs it
+ * here, {@code bench/gpu/run.sh train} in the GPU bundle; see bench/README.md.
  */
 @Command(name = "compare-training", mixinStandardHelpOptions = true, sortOptions = false,
         description = "elbo4j's training steps/s beside PyTorch's, in one run, as one table (and JSON).")
@@ -52,58 +57,100 @@ public final class TrainingComparison implements Callable<Integer> {
     private static final String AGREEMENT_MODEL = "784-400-20";
     private static final int AGREEMENT_BATCH = 128;
     private static final int AGREEMENT_STEPS = 3;
-    /** Agreement tolerances (relative): FP32 on both sides differs only in summation order. */
-    private static final double FP32_LOSS_TOLERANCE = 1e-5;
-    private static final double FP32_GRADIENT_TOLERANCE = 1e-4;
 
-    @Option(names = "--rows", split = ",", paramLabel = "MODEL/BATCH",
-            description = "rows to measure, e.g. 784-400-20/128 (default: 784-400-20 and 784-512-512-32 at "
-                    + "batch 128 and 1024)")
-    private List<String> rows = List.of("784-400-20/128", "784-400-20/1024", "784-512-512-32/128",
-            "784-512-512-32/1024");
+    /** Where elbo4j trains, with what each needs. */
+    enum Platform {
+        CPU(List.of("784-400-20/128", "784-400-20/1024", "784-512-512-32/128", "784-512-512-32/1024"),
+                List.of("step", "gemms", "rest"), "/usr/bin/python3", "eager"),
+        CUDA(List.of("784-400-20/128", "784-400-20/4096", "784-512-512-32/128", "784-512-512-32/4096",
+                "784-400-20/128/tf32", "784-400-20/4096/tf32", "784-512-512-32/128/tf32",
+                "784-512-512-32/4096/tf32"),
+                List.of("graph", "direct", "gemms"), "python3", "eager,compile,reduce-overhead");
 
-    @Option(names = "--threads", description = "threads of elbo4j's backend and of PyTorch (default: every "
-            + "processor, ${DEFAULT-VALUE})")
+        final List<String> defaultRows;
+        final List<String> methods;
+        final String defaultPython;
+        final String peerVariants;
+
+        Platform(List<String> defaultRows, List<String> methods, String defaultPython, String peerVariants) {
+            this.defaultRows = defaultRows;
+            this.methods = methods;
+            this.defaultPython = defaultPython;
+            this.peerVariants = peerVariants;
+        }
+
+        String benchmarkClass() {
+            return this == CPU ? CpuTrainingBench.class.getName() : CudaTrainingBench.class.getName();
+        }
+
+        String device() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    @Option(names = "--backend", description = "cpu (default) or cuda")
+    private Platform platform = Platform.CPU;
+
+    @Option(names = "--rows", split = ",", paramLabel = "MODEL/BATCH[/PRECISION]",
+            description = "rows to measure, e.g. 784-400-20/128 (default on the CPU: 784-400-20 and 784-512-512-32 "
+                    + "at batch 128 and 1024; on a GPU at 128 and 4096, FP32 and TF32)")
+    private List<String> rows;
+
+    @Option(names = "--threads", description = "threads of elbo4j's CPU backend and of PyTorch on the CPU "
+            + "(default: every processor, ${DEFAULT-VALUE})")
     private int threads = Runtime.getRuntime().availableProcessors();
 
-    @Option(names = "--python", description = "the Python with PyTorch (default: ${DEFAULT-VALUE}, Debian's "
-            + "python3-torch)")
-    private String python = "/usr/bin/python3";
+    @Option(names = "--python", description = "the Python with PyTorch (default: /usr/bin/python3, Debian's "
+            + "python3-torch, on the CPU; python3 on a GPU)")
+    private String python;
 
     @Option(names = "--peer", description = "the PyTorch peer script (default: ${DEFAULT-VALUE})")
     private Path peerScript = Path.of("bench/pytorch/vae_train.py");
 
-    @Option(names = "--no-peer", description = "measure elbo4j alone")
+    @Option(names = "--no-peer", description = "measure elbo4j alone (no agreement check either)")
     private boolean noPeer;
 
-    @Option(names = "--peer-steps", description = "PyTorch's timed steps per repeat (default: 200 at batch "
-            + "128, 25 at 1024, scaled by batch)")
+    @Option(names = "--variants", description = "PyTorch's variants (default: eager on the CPU; eager, compile, "
+            + "reduce-overhead on a GPU)")
+    private String variants;
+
+    @Option(names = "--peer-steps", description = "PyTorch's timed steps per repeat (default: 25600 / batch on "
+            + "the CPU, 256000 / batch on a GPU, at least 10 and 200)")
     private Integer peerSteps;
 
     @Option(names = "--peer-repeats", description = "PyTorch's timed repeats (default: ${DEFAULT-VALUE})")
     private int peerRepeats = 3;
 
-    @Option(names = "--data", description = "Fashion-MNIST's directory (default: ${DEFAULT-VALUE})")
+    @Option(names = "--no-agreement", description = "skip the agreement check")
+    private boolean noAgreement;
+
+    @Option(names = "--epoch", description = "on a GPU, the row of the one-epoch measurement (default: "
+            + "${DEFAULT-VALUE}); none: skip it")
+    private String epochRow = "784-400-20/128";
+
+    @Option(names = "--data", description = "Fashion-MNIST's directory (default: ${DEFAULT-VALUE}); fewer than "
+            + "60000 images there are repeated to an epoch of 60000")
     private Path data = TrainingProblem.DEFAULT_DATA;
 
-    @Option(names = "--json", description = "where the JSON goes (default: ${DEFAULT-VALUE})")
-    private Path json = Path.of("target/bench/training-cpu.json");
+    @Option(names = "--json", description = "where the JSON goes (default: target/bench/training-BACKEND.json)")
+    private Path json;
 
-    @Option(names = "--work", description = "JMH logs and the agreement fixture (default: ${DEFAULT-VALUE})")
-    private Path work = Path.of("target/bench/training-cpu");
+    @Option(names = "--work", description = "JMH logs, PyTorch's JSON and the agreement fixtures (default: "
+            + "target/bench/training-BACKEND)")
+    private Path work;
 
     @Option(names = "--quick", description = "a plumbing check, not a measurement: 1 short JMH iteration, "
             + "a few PyTorch steps")
     private boolean quick;
 
-    @Option(names = "--command", hidden = true, description = "the command line to record (set by the script)")
+    @Option(names = "--command", hidden = true, description = "the command line to record (set by the scripts)")
     private String commandLine = "";
 
     private TrainingComparison() {
     }
 
     public static void main(String[] args) {
-        CommandLine command = new CommandLine(new TrainingComparison())
+        CommandLine command = new CommandLine(new TrainingComparison()).setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     cmd.getErr().println("compare-training: " + e.getMessage());
                     return 1;
@@ -127,8 +174,15 @@ public final class TrainingComparison implements Callable<Integer> {
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("the batch of row '" + text + "' is not a number", e);
             }
-            GemmPrecision precision = parts.length == 3
-                    ? GemmPrecision.valueOf(parts[2].toUpperCase(Locale.ROOT)) : GemmPrecision.FP32;
+            GemmPrecision precision = GemmPrecision.FP32;
+            if (parts.length == 3) {
+                try {
+                    precision = GemmPrecision.valueOf(parts[2].toUpperCase(Locale.ROOT));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("the precision of row '" + text + "' is fp32, tf32 or bf16",
+                            e);
+                }
+            }
             return new Row(parts[0], batch, precision);
         }
 
@@ -138,8 +192,11 @@ public final class TrainingComparison implements Callable<Integer> {
         }
     }
 
-    /** JMH's milliseconds per call of one method, with its 99.9% error (NaN from a single iteration). */
-    record Timing(double millis, double error) {
+    /**
+     * JMH's milliseconds per step (per epoch for the epoch) of one method, with its 99.9% error (NaN from a single
+     * iteration), and on a GPU the CUDA-event milliseconds per step (NaN where not measured).
+     */
+    record Timing(double millis, double error, double gpuMillis) {
         double perSecond() {
             return 1e3 / millis;
         }
@@ -147,10 +204,15 @@ public final class TrainingComparison implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<Row> parsed = rows.stream().map(Row::parse).toList();
+        List<Row> parsed = (rows != null ? rows : platform.defaultRows).stream().map(Row::parse).toList();
         if (threads < 1) {
             throw new IllegalArgumentException("--threads must be at least 1");
         }
+        String backendName = platform.device();
+        python = python != null ? python : platform.defaultPython;
+        variants = variants != null ? variants : platform.peerVariants;
+        json = json != null ? json : Path.of("target/bench/training-" + backendName + ".json");
+        work = work != null ? work : Path.of("target/bench/training-" + backendName);
         Files.createDirectories(work);
         Idx.Images images = TrainingProblem.epochImages(data); // fails here, clearly, when the data is missing
         ObjectNode report = JSON.createObjectNode();
@@ -158,33 +220,58 @@ public final class TrainingComparison implements Callable<Integer> {
         report.put("host", InetAddress.getLocalHost().getHostName());
         report.put("commit", System.getProperty("elbo4j.bench.commit", ""));
         report.put("command", commandLine);
-        report.put("backend", "cpu");
+        report.put("backend", backendName);
+        report.put("cuda_library", System.getProperty("elbo4j.cuda.library", ""));
         report.put("threads", threads);
         report.put("processors", Runtime.getRuntime().availableProcessors());
         report.put("data", data.toString());
+        report.put("data_images", TrainingProblem.fullTrainingSet(data) ? "Fashion-MNIST's 60000 training images"
+                : "a subset of Fashion-MNIST's training images repeated to 60000");
         report.put("quick", quick);
         report.set("load_before", loadAverage());
         PrintStream out = System.out;
-        out.println("compare-training: elbo4j's CPU backend and PyTorch, " + threads + " threads, data " + data
-                + ", load average " + report.get("load_before"));
-        warnAboutLoad(report.get("load_before"), out);
+        out.println("compare-training: elbo4j (" + backendName + ") and PyTorch, data " + data + " ("
+                + report.path("data_images").asText() + "), load average " + report.get("load_before"));
+        if (platform == Platform.CPU) {
+            warnAboutLoad(report.get("load_before"), out);
+        }
 
-        String elbo4jDescription;
-        try (Backend backend = dev.elbo4j.cpu.CpuBackend.create(threads)) {
-            elbo4jDescription = backend.description();
-            if (!noPeer) {
-                Path fixture = work.resolve("agreement");
-                AgreementFixture.write(backend, TrainingProblem.spec(AGREEMENT_MODEL, GemmPrecision.FP32),
-                        AGREEMENT_BATCH, AGREEMENT_STEPS, images, fixture);
-                report.set("agreement", agreement(fixture));
+        // The rows' backend (on a GPU the graph mode; its description says so), then the agreement's (on a GPU
+        // steps run directly: the fixture copies to the host mid-step, which a capture refuses).
+        try (Backend backend = platform == Platform.CPU ? CpuBackend.create(threads)
+                : CudaBackend.open(0, CudaBackend.StepMode.GRAPH)) {
+            report.put("elbo4j", backend.description());
+        }
+        try (Backend backend = platform == Platform.CPU ? CpuBackend.create(threads)
+                : CudaBackend.open(0, CudaBackend.StepMode.DIRECT)) {
+            if (!noPeer && !noAgreement) {
+                ArrayNode agreements = report.putArray("agreement");
+                List<GemmPrecision> precisions = platform == Platform.CPU ? List.of(GemmPrecision.FP32)
+                        : List.of(GemmPrecision.FP32, GemmPrecision.TF32);
+                for (GemmPrecision precision : precisions) {
+                    Path fixture = work.resolve("agreement-" + precision.name().toLowerCase(Locale.ROOT));
+                    AgreementFixture.write(backend, TrainingProblem.spec(AGREEMENT_MODEL, precision),
+                            AGREEMENT_BATCH, AGREEMENT_STEPS, images, fixture);
+                    agreements.add(agreement(fixture, precision));
+                }
             }
         }
-        report.put("elbo4j", elbo4jDescription);
+
+        if (platform == Platform.CUDA && !"none".equals(epochRow)) {
+            Row row = Row.parse(epochRow);
+            out.println("== one epoch of " + row + " through the trainer (JMH, single shot) ==");
+            Timing epoch = jmh(row, List.of("epoch")).get("epoch");
+            ObjectNode entry = report.putObject("epoch");
+            entry.put("row", row.toString());
+            entry.put("steps", TrainingProblem.EPOCH_IMAGES / row.batch());
+            entry.put("seconds", epoch.millis() / 1e3);
+            entry.put("seconds_error", epoch.error() / 1e3);
+        }
 
         ArrayNode results = report.putArray("rows");
         for (Row row : parsed) {
             out.println("== " + row + ": elbo4j (JMH) ==");
-            Map<String, Timing> elbo4j = jmh(row);
+            Map<String, Timing> elbo4j = jmh(row, platform.methods);
             ObjectNode result = results.addObject();
             result.put("model", row.model());
             result.put("batch", row.batch());
@@ -192,72 +279,146 @@ public final class TrainingComparison implements Callable<Integer> {
             ObjectNode ours = result.putObject("elbo4j");
             elbo4j.forEach((method, timing) -> {
                 ObjectNode entry = ours.putObject(method);
-                entry.put("ms_per_call", timing.millis());
+                entry.put("ms_per_step", timing.millis());
                 entry.put("ms_error", timing.error());
-                entry.put("per_second", timing.perSecond());
+                entry.put("steps_per_s", timing.perSecond());
+                if (!Double.isNaN(timing.gpuMillis())) {
+                    entry.put("gpu_ms_per_step", timing.gpuMillis());
+                }
             });
-            out.printf(Locale.ROOT, "elbo4j: step %.3f ms, gemms %.3f ms, rest %.3f ms%n",
-                    elbo4j.get("step").millis(), elbo4j.get("gemms").millis(), elbo4j.get("rest").millis());
+            out.println("elbo4j: " + String.join(", ", elbo4j.entrySet().stream()
+                    .map(e -> e.getKey() + " " + fixed(e.getValue().millis(), 3) + " ms").toList()));
             if (!noPeer) {
                 out.println("== " + row + ": PyTorch ==");
                 result.set("pytorch", peer(row));
             }
+            save(report);
         }
         report.set("load_after", loadAverage());
         for (JsonNode row : results) {
             JsonNode peer = row.path("pytorch");
             if (peer.has("torch")) {
-                report.put("pytorch", "torch " + peer.path("torch").asText() + " on " + peer.path("blas").asText()
-                        + " (" + peer.path("config").asText(String.join(", ", peer.path("libraries")
-                        .valueStream().map(JsonNode::asText).toList())) + "), " + peer.path("threads").asInt()
-                        + " threads");
+                report.put("pytorch", peerDescription(peer));
                 break;
             }
         }
 
         out.println();
-        printTable(report, out);
+        if (platform == Platform.CPU) {
+            printCpuTable(report, out);
+        } else {
+            printGpuTable(report, out);
+        }
+        save(report);
+        out.println("JSON: " + json);
+        List<String> failures = failures(report);
+        failures.forEach(failure -> out.println("FAILED: " + failure));
+        return failures.isEmpty() ? 0 : 1;
+    }
+
+    /** What went wrong on the PyTorch side: a peer that failed, a variant that failed, an agreement that differs. */
+    static List<String> failures(JsonNode report) {
+        List<String> failures = new ArrayList<>();
+        for (JsonNode agreement : report.path("agreement")) {
+            if (agreement.has("error")) {
+                failures.add("agreement: " + agreement.path("error").asText());
+            } else if (!agreement.path("agrees").asBoolean()) {
+                failures.add("agreement " + agreement.path("precision").asText() + ": elbo4j and PyTorch differ");
+            }
+        }
+        for (JsonNode row : report.path("rows")) {
+            String name = row.path("model").asText() + "/" + row.path("batch").asText() + "/"
+                    + row.path("precision").asText();
+            if (row.path("pytorch").has("error")) {
+                failures.add("PyTorch at " + name + ": " + row.path("pytorch").path("error").asText());
+            }
+            for (JsonNode variant : row.path("pytorch").path("variants")) {
+                if (variant.has("error")) {
+                    failures.add("PyTorch " + variant.path("variant").asText() + " at " + name + ": "
+                            + variant.path("error").asText());
+                }
+            }
+        }
+        return failures;
+    }
+
+    /** Writes the report as it stands: after each row too, so a run cut short keeps what it measured. */
+    private void save(ObjectNode report) throws IOException {
         Path parent = json.toAbsolutePath().getParent();
         if (parent != null) {
             Files.createDirectories(parent);
         }
         JSON.writeValue(json.toFile(), report);
-        out.println("JSON: " + json);
-        return 0;
+    }
+
+    private static String peerDescription(JsonNode peer) {
+        String base = "torch " + peer.path("torch").asText();
+        if (peer.has("gpu")) {
+            return base + ", CUDA " + peer.path("cuda").asText() + ", on " + peer.path("gpu").asText();
+        }
+        String libraries = String.join(", ", peer.path("libraries").valueStream().map(JsonNode::asText).toList());
+        return base + " on " + peer.path("blas").asText() + " (" + peer.path("config").asText(libraries) + "), "
+                + peer.path("threads").asInt() + " threads";
     }
 
     // ------------------------------------------------------------------------------------------------ elbo4j
 
-    /** JMH's results of {@link CpuTrainingBench}'s methods for {@code row}, by method name. */
-    private Map<String, Timing> jmh(Row row) throws RunnerException {
+    private String logName(Row row, String what) {
+        return what + "-" + row.model() + "-" + row.batch() + "-" + row.precision().name().toLowerCase(Locale.ROOT);
+    }
+
+    /** JMH's results of {@code methods} of the platform's benchmark class for {@code row}, by method name. */
+    private Map<String, Timing> jmh(Row row, List<String> methods) throws RunnerException {
         List<String> forkArguments = new ArrayList<>(List.of("--enable-native-access=ALL-UNNAMED",
                 "-Delbo4j.bench.data=" + data.toAbsolutePath()));
+        String cudaLibrary = System.getProperty("elbo4j.cuda.library");
+        if (cudaLibrary != null) {
+            forkArguments.add("-Delbo4j.cuda.library=" + cudaLibrary);
+        }
+        Path log = work.resolve(logName(row, "jmh") + (methods.contains("epoch") ? "-epoch" : "") + ".log");
         ChainedOptionsBuilder options = new OptionsBuilder()
-                .include("^" + Pattern.quote(CpuTrainingBench.class.getName()) + "\\.(step|gemms|rest)$")
+                .include("^" + Pattern.quote(platform.benchmarkClass()) + "\\.(" + String.join("|", methods) + ")$")
                 .param("model", row.model())
                 .param("batch", Integer.toString(row.batch()))
-                .param("threads", Integer.toString(threads))
                 .forks(1)
-                .warmupIterations(quick ? 1 : 3)
-                .warmupTime(TimeValue.seconds(1))
-                .measurementIterations(quick ? 1 : 5)
-                .measurementTime(TimeValue.seconds(1))
-                .timeUnit(TimeUnit.MILLISECONDS)
                 .jvmArgsAppend(forkArguments.toArray(String[]::new))
                 .shouldFailOnError(true)
-                .output(work.resolve("jmh-" + row.model() + "-" + row.batch() + ".log").toString());
+                .output(log.toString());
+        if (platform == Platform.CPU) {
+            options.param("threads", Integer.toString(threads));
+        } else {
+            options.param("precision", row.precision().name());
+        }
+        if (!methods.contains("epoch")) {
+            // A GPU reaches its steady state in far fewer steps than a second holds; the CPU's JIT takes longer.
+            boolean cpu = platform == Platform.CPU;
+            options.warmupIterations(quick ? 1 : cpu ? 3 : 2).warmupTime(TimeValue.seconds(1))
+                    .measurementIterations(quick ? 1 : cpu ? 5 : 4).measurementTime(TimeValue.seconds(1));
+        } else if (quick) {
+            options.warmupIterations(0).measurementIterations(1);
+        }
         Collection<RunResult> results = new Runner(options.build()).run();
         Map<String, Timing> timings = new LinkedHashMap<>();
         for (RunResult result : results) {
             String benchmark = result.getParams().getBenchmark();
             String method = benchmark.substring(benchmark.lastIndexOf('.') + 1);
-            timings.put(method, new Timing(result.getPrimaryResult().getScore(),
-                    result.getPrimaryResult().getScoreError()));
+            Result<?> primary = result.getPrimaryResult();
+            double millis = primary.getScore() * switch (primary.getScoreUnit()) {
+                case "s/op" -> 1e3;
+                case "ms/op" -> 1;
+                case "us/op" -> 1e-3;
+                default -> throw new IllegalStateException(benchmark + ": unexpected unit " + primary.getScoreUnit());
+            };
+            double scale = millis / primary.getScore();
+            Result<?> calls = result.getSecondaryResults().get("calls");
+            Result<?> gpuNanos = result.getSecondaryResults().get("gpuNanos");
+            double gpuMillis = calls != null && gpuNanos != null && calls.getScore() > 0
+                    ? gpuNanos.getScore() / calls.getScore() / 1e6 : Double.NaN;
+            timings.put(method, new Timing(millis, primary.getScoreError() * scale, gpuMillis));
         }
-        for (String method : List.of("step", "gemms", "rest")) {
+        for (String method : methods) {
             if (!timings.containsKey(method)) {
-                throw new IllegalStateException("JMH gave no result for " + method + " of " + row + "; see "
-                        + work.resolve("jmh-" + row.model() + "-" + row.batch() + ".log"));
+                throw new IllegalStateException("JMH gave no result for " + method + " of " + row + "; see " + log);
             }
         }
         return timings;
@@ -266,29 +427,39 @@ public final class TrainingComparison implements Callable<Integer> {
     // ------------------------------------------------------------------------------------------------ PyTorch
 
     private JsonNode peer(Row row) throws IOException, InterruptedException {
-        int steps = peerSteps != null ? peerSteps : quick ? 5 : Math.max(10, 25_600 / row.batch());
-        Path output = work.resolve("pytorch-" + row.model() + "-" + row.batch() + ".json");
-        List<String> command = List.of(python, peerScript.toString(), "speed", "--device", "cpu",
+        int steps = peerSteps != null ? peerSteps : quick ? 5 : platform == Platform.CPU
+                ? Math.max(10, 25_600 / row.batch()) : Math.max(200, 256_000 / row.batch());
+        Path output = work.resolve(logName(row, "pytorch") + ".json");
+        List<String> command = List.of(python, peerScript.toString(), "speed", "--device", platform.device(),
                 "--model", row.model(), "--batch", Integer.toString(row.batch()),
+                "--precision", row.precision().name().toLowerCase(Locale.ROOT), "--variants", variants,
                 "--threads", Integer.toString(threads), "--steps", Integer.toString(steps),
-                "--repeats", Integer.toString(quick ? 1 : peerRepeats), "--warmup", Integer.toString(quick ? 2 : 10),
+                "--repeats", Integer.toString(quick ? 1 : peerRepeats), "--warmup", Integer.toString(quick ? 3 : 20),
                 "--data", data.toString(), "--json", output.toString());
         return runPeer(command, output);
     }
 
-    private JsonNode agreement(Path fixture) throws IOException, InterruptedException {
+    /**
+     * The agreement of the fixture in {@code fixture} with PyTorch, with the verdict against tolerances: FP32 on both
+     * sides differs only in the order of float32 sums (loss 1e-5, gradients 1e-4 relative); TF32 rounds every GEMM
+     * input to 10 bits of mantissa, differently on each side (loss 1e-3, gradients 3e-2).
+     */
+    private JsonNode agreement(Path fixture, GemmPrecision precision) throws IOException, InterruptedException {
         Path output = fixture.resolve("agreement.json");
-        System.out.println("== agreement: " + AGREEMENT_STEPS + " steps of " + AGREEMENT_MODEL + " at batch "
-                + AGREEMENT_BATCH + ", elbo4j then PyTorch from the same checkpoint, batches and noise ==");
-        JsonNode result = runPeer(List.of(python, peerScript.toString(), "agree", "--device", "cpu",
+        System.out.println("== agreement, " + precision + ": " + AGREEMENT_STEPS + " steps of " + AGREEMENT_MODEL
+                + " at batch " + AGREEMENT_BATCH + ", elbo4j then PyTorch from the same checkpoint, batches and "
+                + "noise ==");
+        JsonNode result = runPeer(List.of(python, peerScript.toString(), "agree", "--device", platform.device(),
                 "--threads", Integer.toString(threads), "--fixture", fixture.toString(), "--json",
                 output.toString()), output);
         if (result instanceof ObjectNode node && !node.has("error")) {
-            boolean agrees = node.path("max_loss_relative_difference").asDouble() <= FP32_LOSS_TOLERANCE
-                    && node.path("max_gradient_relative_l2").asDouble() <= FP32_GRADIENT_TOLERANCE;
-            node.put("agrees", agrees);
-            node.put("loss_tolerance", FP32_LOSS_TOLERANCE);
-            node.put("gradient_tolerance", FP32_GRADIENT_TOLERANCE);
+            boolean tf32 = precision == GemmPrecision.TF32;
+            double lossTolerance = tf32 ? 1e-3 : 1e-5;
+            double gradientTolerance = tf32 ? 3e-2 : 1e-4;
+            node.put("agrees", node.path("max_loss_relative_difference").asDouble() <= lossTolerance
+                    && node.path("max_gradient_relative_l2").asDouble() <= gradientTolerance);
+            node.put("loss_tolerance", lossTolerance);
+            node.put("gradient_tolerance", gradientTolerance);
         }
         return result;
     }
@@ -308,45 +479,99 @@ public final class TrainingComparison implements Callable<Integer> {
         return JSON.readTree(output.toFile());
     }
 
-    // ------------------------------------------------------------------------------------------------ the table
+    // ------------------------------------------------------------------------------------------------ the tables
 
-    static void printTable(JsonNode report, PrintStream out) {
-        out.println("Training steps per second, " + report.path("backend").asText() + ", "
-                + report.path("threads").asInt() + " threads" + (report.path("quick").asBoolean()
-                ? " (--quick: a plumbing check, NOT a measurement)" : ""));
+    private static void printHeader(JsonNode report, PrintStream out) {
+        out.println("Training steps per second, " + report.path("backend").asText()
+                + (report.path("backend").asText().equals("cpu") ? ", " + report.path("threads").asInt() + " threads"
+                : "") + ", " + report.path("data_images").asText()
+                + (report.path("quick").asBoolean() ? " (--quick: a plumbing check, NOT a measurement)" : ""));
+        if (!report.path("cuda_library").asText().isEmpty()) {
+            out.println("NOTE: elbo4j.cuda.library=" + report.path("cuda_library").asText() + " instead of the CUDA "
+                    + "driver: for the emulator, these \"GPU\" numbers measure the CPU");
+        }
         out.println("elbo4j:  " + report.path("elbo4j").asText());
         out.println("PyTorch: " + report.path("pytorch").asText("-"));
-        Table table = new Table("model", "batch", "elbo4j steps/s", "PyTorch steps/s", "elbo4j/PyTorch",
+    }
+
+    static void printCpuTable(JsonNode report, PrintStream out) {
+        printHeader(report, out);
+        Table table = new Table(2, "model", "batch", "elbo4j steps/s", "PyTorch steps/s", "elbo4j/PyTorch",
                 "GEMM floor steps/s", "% of floor", "GEMMs ms", "rest ms", "step ms");
         for (JsonNode row : report.path("rows")) {
-            JsonNode ours = row.path("elbo4j");
-            double step = ours.path("step").path("ms_per_call").asDouble(Double.NaN);
-            double gemms = ours.path("gemms").path("ms_per_call").asDouble(Double.NaN);
-            double rest = ours.path("rest").path("ms_per_call").asDouble(Double.NaN);
+            double step = millis(row, "step");
+            double gemms = millis(row, "gemms");
             double theirs = pytorchStepsPerSecond(row.path("pytorch"), "eager");
             table.row(row.path("model").asText(), row.path("batch").asText(), fixed(1e3 / step), fixed(theirs),
                     ratio(1e3 / step / theirs), fixed(1e3 / gemms), percent(gemms / step), fixed(gemms, 3),
-                    fixed(rest, 3), fixed(step, 3));
+                    fixed(millis(row, "rest"), 3), fixed(step, 3));
         }
         table.print(out);
         out.println("  elbo4j: JMH average of the trainer's step; GEMM floor: the same step's sgemm calls alone;"
                 + " % of floor = GEMMs ms / step ms;");
         out.println("  rest: the step without its GEMMs (elbo4j's own loops). PyTorch: mean steps/s over the"
                 + " repeats (eager).");
-        JsonNode agreement = report.path("agreement");
-        if (agreement.has("error")) {
-            out.println("Agreement: " + agreement.path("error").asText());
-        } else if (!agreement.isMissingNode()) {
-            out.printf(Locale.ROOT, "Agreement (%s, batch %d, %d steps from one checkpoint, same batches and noise):"
-                            + " loss %.1e, gradients %.1e (relative L2, worst tensor %s), parameters after %.1e: %s%n",
-                    agreement.path("model").asText(), agreement.path("batch").asInt(),
-                    agreement.path("steps").size(), agreement.path("max_loss_relative_difference").asDouble(),
-                    agreement.path("max_gradient_relative_l2").asDouble(),
-                    agreement.path("worst_gradient").asText(),
-                    agreement.path("max_final_parameters_relative_l2").asDouble(),
-                    agreement.path("agrees").asBoolean() ? "agree" : "DIFFER");
-        }
+        printAgreement(report, out);
         out.println("Load average before " + report.path("load_before") + ", after " + report.path("load_after"));
+    }
+
+    static void printGpuTable(JsonNode report, PrintStream out) {
+        printHeader(report, out);
+        Table table = new Table(3, "model", "batch", "GEMMs", "elbo4j graph", "elbo4j direct", "GEMM floor",
+                "% of floor", "graph GPU ms", "PyTorch eager", "compile", "reduce-overhead", "graph/best PyTorch");
+        for (JsonNode row : report.path("rows")) {
+            double graph = millis(row, "graph");
+            double gemms = millis(row, "gemms");
+            JsonNode peer = row.path("pytorch");
+            double eager = pytorchStepsPerSecond(peer, "eager");
+            double compiled = pytorchStepsPerSecond(peer, "compile");
+            double reduced = pytorchStepsPerSecond(peer, "reduce-overhead");
+            double best = Math.max(Double.isNaN(eager) ? 0 : eager,
+                    Math.max(Double.isNaN(compiled) ? 0 : compiled, Double.isNaN(reduced) ? 0 : reduced));
+            table.row(row.path("model").asText(), row.path("batch").asText(), row.path("precision").asText(),
+                    fixed(1e3 / graph), fixed(1e3 / millis(row, "direct")), fixed(1e3 / gemms),
+                    percent(gemms / graph), fixed(row.path("elbo4j").path("graph").path("gpu_ms_per_step")
+                            .asDouble(Double.NaN), 3), fixed(eager), fixed(compiled), fixed(reduced),
+                    best > 0 ? ratio(1e3 / graph / best) : "-");
+        }
+        table.print(out);
+        out.println("  steps/s; elbo4j: JMH, 32 steps per synchronization: graph = the trainer's step replayed as a"
+                + " CUDA graph, direct = launched op by op,");
+        out.println("  GEMM floor = the step's cuBLAS calls alone as a graph, % of floor = GEMMs ms / graph ms;"
+                + " graph GPU ms = CUDA-event time per step.");
+        out.println("  PyTorch: mean over the repeats; compile = torch.compile of the forward and loss,"
+                + " reduce-overhead = the same with CUDA graphs; '-' = failed (FAILED below) or not run.");
+        JsonNode epoch = report.path("epoch");
+        if (!epoch.isMissingNode()) {
+            out.printf(Locale.ROOT, "One epoch (%s, %d steps, Trainer.train with its progress reads): %.3f s, %s "
+                            + "steps/s%n", epoch.path("row").asText(), epoch.path("steps").asInt(),
+                    epoch.path("seconds").asDouble(), fixed(epoch.path("steps").asInt()
+                            / epoch.path("seconds").asDouble()));
+        }
+        printAgreement(report, out);
+    }
+
+    private static void printAgreement(JsonNode report, PrintStream out) {
+        for (JsonNode agreement : report.path("agreement")) {
+            if (agreement.has("error")) {
+                out.println("Agreement: " + agreement.path("error").asText());
+                continue;
+            }
+            out.printf(Locale.ROOT, "Agreement, %s (%s, batch %d, %d steps from one checkpoint, same batches and "
+                            + "noise): loss %.1e, gradients %.1e (relative L2, worst %s), parameters after %.1e: %s%n",
+                    agreement.path("precision").asText().toUpperCase(Locale.ROOT), agreement.path("model").asText(),
+                    agreement.path("batch").asInt(), agreement.path("steps").size(),
+                    agreement.path("max_loss_relative_difference").asDouble(),
+                    agreement.path("max_gradient_relative_l2").asDouble(), agreement.path("worst_gradient").asText(),
+                    agreement.path("max_final_parameters_relative_l2").asDouble(),
+                    agreement.path("agrees").asBoolean() ? "agree" : "DIFFER (tolerance: loss "
+                            + agreement.path("loss_tolerance").asDouble() + ", gradients "
+                            + agreement.path("gradient_tolerance").asDouble() + ")");
+        }
+    }
+
+    private static double millis(JsonNode row, String method) {
+        return row.path("elbo4j").path(method).path("ms_per_step").asDouble(Double.NaN);
     }
 
     /** The mean steps/s of the peer's {@code variant}, NaN when it is missing or failed. */
@@ -401,11 +626,13 @@ public final class TrainingComparison implements Callable<Integer> {
         return Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * share);
     }
 
-    /** A plain-text table: the header and the first two columns left-aligned, numbers right-aligned. */
+    /** A plain-text table: the header and the first {@code textColumns} columns left-aligned, numbers right. */
     static final class Table {
+        private final int textColumns;
         private final List<String[]> cells = new ArrayList<>();
 
-        Table(String... header) {
+        Table(int textColumns, String... header) {
+            this.textColumns = textColumns;
             cells.add(header);
         }
 
@@ -427,7 +654,7 @@ public final class TrainingComparison implements Callable<Integer> {
             for (String[] row : cells) {
                 StringBuilder line = new StringBuilder(" ");
                 for (int c = 0; c < columns; c++) {
-                    boolean left = c < 2 || row == cells.getFirst();
+                    boolean left = c < textColumns || row == cells.getFirst();
                     line.append(String.format(Locale.ROOT, " %" + (left ? "-" : "") + widths[c] + "s", row[c]));
                 }
                 out.println(line.toString().stripTrailing());

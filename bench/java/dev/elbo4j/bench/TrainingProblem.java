@@ -23,7 +23,8 @@ import dev.elbo4j.nn.VaeSpec;
  * <ul>
  *   <li>{@link #step()}: the step {@code Trainer.train} runs (on a GPU with the graph mode: the replayed graph);</li>
  *   <li>{@link #stepAsWritten()}: the same step with every operation enqueued directly;</li>
- *   <li>{@link #gemms()}: only the step's GEMMs, with its arguments (the floor on this BLAS);</li>
+ *   <li>{@link #gemms()}: only the step's GEMMs, with its arguments (the floor on this BLAS), compiled as the step
+ *       is (on a GPU with the graph mode: replayed as a graph of their own);</li>
  *   <li>{@link #rest()}: everything else (gather, bias and activation, latent layer, loss, totals, norm, Adam).</li>
  * </ul>
  * A step reads {@code B} rows of the epoch's order; after {@code floor(N / B)} steps the cursor is rewound, the
@@ -44,6 +45,7 @@ final class TrainingProblem implements AutoCloseable {
     private final Runnable compiled;
     private final Runnable asWritten;
     private final Runnable[] gemmCalls;
+    private final Runnable gemmStep;
     private final Runnable[] otherCalls;
     private final long gemmFlops;
     private final int stepsPerEpoch;
@@ -68,6 +70,7 @@ final class TrainingProblem implements AutoCloseable {
             gemmCalls = new Runnable[0];
             otherCalls = new Runnable[0];
             gemmFlops = 0;
+            gemmStep = null;
             return;
         }
         if (stepsPerEpoch < 3) {
@@ -86,6 +89,8 @@ final class TrainingProblem implements AutoCloseable {
         this.gemmCalls = calls(operations, RecordingBackend.Operation::isGemm);
         this.otherCalls = calls(operations, operation -> !operation.isGemm());
         this.gemmFlops = operations.stream().mapToLong(RecordingBackend.Operation::flops).sum();
+        // Compiled like the step (a CUDA graph on a GPU), so the floor pays the launch cost the step pays.
+        this.gemmStep = this.backend.delegate().compileStep(this::runGemms);
     }
 
     /** A problem whose steps are run one at a time ({@link #step()}, {@link #gemms()}, ...). */
@@ -183,8 +188,12 @@ final class TrainingProblem implements AutoCloseable {
         asWritten.run();
     }
 
-    /** The GEMMs of one step, with the step's shapes, buffers and settings. */
+    /** The GEMMs of one step, with the step's shapes, buffers and settings, compiled as the step is. */
     void gemms() {
+        gemmStep.run();
+    }
+
+    private void runGemms() {
         for (Runnable call : gemmCalls) {
             call.run();
         }
