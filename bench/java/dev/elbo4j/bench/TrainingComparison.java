@@ -214,7 +214,9 @@ public final class TrainingComparison implements Callable<Integer> {
         json = json != null ? json : Path.of("target/bench/training-" + backendName + ".json");
         work = work != null ? work : Path.of("target/bench/training-" + backendName);
         Files.createDirectories(work);
-        Idx.Images images = TrainingProblem.epochImages(data); // fails here, clearly, when the data is missing
+        Idx.Images stored = TrainingProblem.trainingImages(data); // fails here, clearly, when the data is missing
+        Idx.Images images = stored.count() >= TrainingProblem.EPOCH_IMAGES ? stored
+                : TrainingProblem.repeated(stored, TrainingProblem.EPOCH_IMAGES);
         ObjectNode report = JSON.createObjectNode();
         report.put("date", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         report.put("host", InetAddress.getLocalHost().getHostName());
@@ -225,8 +227,8 @@ public final class TrainingComparison implements Callable<Integer> {
         report.put("threads", threads);
         report.put("processors", Runtime.getRuntime().availableProcessors());
         report.put("data", data.toString());
-        report.put("data_images", TrainingProblem.fullTrainingSet(data) ? "Fashion-MNIST's 60000 training images"
-                : "a subset of Fashion-MNIST's training images repeated to 60000");
+        report.put("data_images", stored == images ? "Fashion-MNIST's " + images.count() + " training images"
+                : "the first " + stored.count() + " of Fashion-MNIST's training images repeated to " + images.count());
         report.put("quick", quick);
         report.set("load_before", loadAverage());
         PrintStream out = System.out;

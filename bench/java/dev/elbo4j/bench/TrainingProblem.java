@@ -140,6 +140,12 @@ final class TrainingProblem implements AutoCloseable {
      * does the same work either way.
      */
     static Idx.Images epochImages(Path directory) throws IOException {
+        Idx.Images images = trainingImages(directory);
+        return images.count() >= EPOCH_IMAGES ? images : repeated(images, EPOCH_IMAGES);
+    }
+
+    /** The images of {@code train-images-idx3-ubyte[.gz]} in {@code directory}, as many as it holds. */
+    static Idx.Images trainingImages(Path directory) throws IOException {
         Path file = directory.resolve("train-images-idx3-ubyte.gz");
         if (!Files.isRegularFile(file)) {
             file = directory.resolve("train-images-idx3-ubyte");
@@ -148,8 +154,7 @@ final class TrainingProblem implements AutoCloseable {
             throw new IOException("no Fashion-MNIST training images (train-images-idx3-ubyte[.gz]) in " + directory
                     + ": install dataset-fashion-mnist or point -Delbo4j.bench.data / --data at a copy");
         }
-        Idx.Images images = Idx.readImages(file);
-        return images.count() >= EPOCH_IMAGES ? images : repeated(images, EPOCH_IMAGES);
+        return Idx.readImages(file);
     }
 
     /** {@code images} repeated in order until there are {@code count}: row i is image {@code i mod n}. */
@@ -166,14 +171,6 @@ final class TrainingProblem implements AutoCloseable {
     static Path dataDirectory() {
         String configured = System.getProperty("elbo4j.bench.data", "");
         return configured.isBlank() ? DEFAULT_DATA : Path.of(configured);
-    }
-
-    /** True when the data directory holds all of Fashion-MNIST's training set, not a subset. */
-    static boolean fullTrainingSet(Path directory) throws IOException {
-        Path file = directory.resolve("train-images-idx3-ubyte.gz");
-        Idx.Images images = Idx.readImages(Files.isRegularFile(file) ? file
-                : directory.resolve("train-images-idx3-ubyte"));
-        return images.count() >= EPOCH_IMAGES;
     }
 
     /** One training step as {@code Trainer.train} runs it. */
