@@ -312,12 +312,12 @@ def speed(args, device, environment):
     results = dict(environment, model=args.model, batch=args.batch, precision=args.precision, variants=[])
     for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:
         if variant != "eager" and not hasattr(torch, "compile"):
-            results["variants"].append({"variant": variant, "error": f"torch {torch.__version__} has no torch.compile"})
-            continue
-        try:
-            row = time_variant(args, device, images, variant)
-        except Exception as error:  # a compiler failure must not hide the other variants' numbers
-            row = {"variant": variant, "error": f"{type(error).__name__}: {error}".splitlines()[0][:500]}
+            row = {"variant": variant, "error": f"torch {torch.__version__} has no torch.compile"}
+        else:
+            try:
+                row = time_variant(args, device, images, variant)
+            except Exception as error:  # a compiler failure must not hide the other variants' numbers
+                row = {"variant": variant, "error": f"{type(error).__name__}: {error}".splitlines()[0][:500]}
         results["variants"].append(row)
         if "error" in row:
             print(f"pytorch {variant}: FAILED: {row['error']}", flush=True)

@@ -238,62 +238,16 @@ public final class TrainingComparison implements Callable<Integer> {
             warnAboutLoad(report.get("load_before"), out);
         }
 
-        // The rows' backend (on a GPU the graph mode; its description says so), then the agreement's (on a GPU
-        // steps run directly: the fixture copies to the host mid-step, which a capture refuses).
-        try (Backend backend = platform == Platform.CPU ? CpuBackend.create(threads)
-                : CudaBackend.open(0, CudaBackend.StepMode.GRAPH)) {
-            report.put("elbo4j", backend.description());
+        describeBackend(report);
+        if (!noPeer && !noAgreement) {
+            agreements(report.putArray("agreement"), images);
         }
-        try (Backend backend = platform == Platform.CPU ? CpuBackend.create(threads)
-                : CudaBackend.open(0, CudaBackend.StepMode.DIRECT)) {
-            if (!noPeer && !noAgreement) {
-                ArrayNode agreements = report.putArray("agreement");
-                List<GemmPrecision> precisions = platform == Platform.CPU ? List.of(GemmPrecision.FP32)
-                        : List.of(GemmPrecision.FP32, GemmPrecision.TF32);
-                for (GemmPrecision precision : precisions) {
-                    Path fixture = work.resolve("agreement-" + precision.name().toLowerCase(Locale.ROOT));
-                    AgreementFixture.write(backend, TrainingProblem.spec(AGREEMENT_MODEL, precision),
-                            AGREEMENT_BATCH, AGREEMENT_STEPS, images, fixture);
-                    agreements.add(agreement(fixture, precision));
-                }
-            }
-        }
-
         if (platform == Platform.CUDA && !"none".equals(epochRow)) {
-            Row row = Row.parse(epochRow);
-            out.println("== one epoch of " + row + " through the trainer (JMH, single shot) ==");
-            Timing epoch = jmh(row, List.of("epoch")).get("epoch");
-            ObjectNode entry = report.putObject("epoch");
-            entry.put("row", row.toString());
-            entry.put("steps", TrainingProblem.EPOCH_IMAGES / row.batch());
-            entry.put("seconds", epoch.millis() / 1e3);
-            entry.put("seconds_error", epoch.error() / 1e3);
+            report.set("epoch", epoch(Row.parse(epochRow)));
         }
-
         ArrayNode results = report.putArray("rows");
         for (Row row : parsed) {
-            out.println("== " + row + ": elbo4j (JMH) ==");
-            Map<String, Timing> elbo4j = jmh(row, platform.methods);
-            ObjectNode result = results.addObject();
-            result.put("model", row.model());
-            result.put("batch", row.batch());
-            result.put("precision", row.precision().name());
-            ObjectNode ours = result.putObject("elbo4j");
-            elbo4j.forEach((method, timing) -> {
-                ObjectNode entry = ours.putObject(method);
-                entry.put("ms_per_step", timing.millis());
-                entry.put("ms_error", timing.error());
-                entry.put("steps_per_s", timing.perSecond());
-                if (!Double.isNaN(timing.gpuMillis())) {
-                    entry.put("gpu_ms_per_step", timing.gpuMillis());
-                }
-            });
-            out.println("elbo4j: " + String.join(", ", elbo4j.entrySet().stream()
-                    .map(e -> e.getKey() + " " + fixed(e.getValue().millis(), 3) + " ms").toList()));
-            if (!noPeer) {
-                out.println("== " + row + ": PyTorch ==");
-                result.set("pytorch", peer(row));
-            }
+            results.add(measure(row));
             save(report);
         }
         report.set("load_after", loadAverage());
@@ -316,6 +270,71 @@ public final class TrainingComparison implements Callable<Integer> {
         List<String> failures = failures(report);
         failures.forEach(failure -> out.println("FAILED: " + failure));
         return failures.isEmpty() ? 0 : 1;
+    }
+
+    /** The backend the rows run on (on a GPU the graph mode; its description says so). */
+    private void describeBackend(ObjectNode report) {
+        try (Backend backend = platform == Platform.CPU ? CpuBackend.create(threads)
+                : CudaBackend.open(0, CudaBackend.StepMode.GRAPH)) {
+            report.put("elbo4j", backend.description());
+        }
+    }
+
+    /**
+     * The agreement checks: FP32, and on a GPU also TF32. On a GPU elbo4j's steps run directly here: the fixture
+     * copies to the host in the middle of a step, which a graph capture refuses.
+     */
+    private void agreements(ArrayNode agreements, Idx.Images images) throws IOException, InterruptedException {
+        try (Backend backend = platform == Platform.CPU ? CpuBackend.create(threads)
+                : CudaBackend.open(0, CudaBackend.StepMode.DIRECT)) {
+            List<GemmPrecision> precisions = platform == Platform.CPU ? List.of(GemmPrecision.FP32)
+                    : List.of(GemmPrecision.FP32, GemmPrecision.TF32);
+            for (GemmPrecision precision : precisions) {
+                Path fixture = work.resolve("agreement-" + precision.name().toLowerCase(Locale.ROOT));
+                AgreementFixture.write(backend, TrainingProblem.spec(AGREEMENT_MODEL, precision), AGREEMENT_BATCH,
+                        AGREEMENT_STEPS, images, fixture);
+                agreements.add(agreement(fixture, precision));
+            }
+        }
+    }
+
+    /** One whole epoch through the trainer, by JMH in single-shot mode. */
+    private ObjectNode epoch(Row row) throws RunnerException {
+        System.out.println("== one epoch of " + row + " through the trainer (JMH, single shot) ==");
+        Timing epoch = jmh(row, List.of("epoch")).get("epoch");
+        ObjectNode entry = JSON.createObjectNode();
+        entry.put("row", row.toString());
+        entry.put("steps", TrainingProblem.EPOCH_IMAGES / row.batch());
+        entry.put("seconds", epoch.millis() / 1e3);
+        entry.put("seconds_error", epoch.error() / 1e3);
+        return entry;
+    }
+
+    /** One row: elbo4j by JMH, then PyTorch. */
+    private ObjectNode measure(Row row) throws RunnerException, IOException, InterruptedException {
+        System.out.println("== " + row + ": elbo4j (JMH) ==");
+        Map<String, Timing> elbo4j = jmh(row, platform.methods);
+        ObjectNode result = JSON.createObjectNode();
+        result.put("model", row.model());
+        result.put("batch", row.batch());
+        result.put("precision", row.precision().name());
+        ObjectNode ours = result.putObject("elbo4j");
+        elbo4j.forEach((method, timing) -> {
+            ObjectNode entry = ours.putObject(method);
+            entry.put("ms_per_step", timing.millis());
+            entry.put("ms_error", timing.error());
+            entry.put("steps_per_s", timing.perSecond());
+            if (!Double.isNaN(timing.gpuMillis())) {
+                entry.put("gpu_ms_per_step", timing.gpuMillis());
+            }
+        });
+        System.out.println("elbo4j: " + String.join(", ", elbo4j.entrySet().stream()
+                .map(e -> e.getKey() + " " + fixed(e.getValue().millis(), 3) + " ms").toList()));
+        if (!noPeer) {
+            System.out.println("== " + row + ": PyTorch ==");
+            result.set("pytorch", peer(row));
+        }
+        return result;
     }
 
     /** What went wrong on the PyTorch side: a peer that failed, a variant that failed, an agreement that differs. */
