@@ -58,11 +58,15 @@ fi
 # statistics) and the JUnit launcher reference java.desktop and java.sql only from code these runs never load.
 # java.desktop is left out even where our own classes use it (image output of the command line): it alone
 # is ~15 MiB, which the size limit cannot afford, and the CUDA tests and benchmarks draw no images.
+# The library jar is a module (dev.elbo4j): jdeps resolves its requires on the module path, and lists the
+# dependencies' modules too, of which jlink takes the JDK's (java.*, jdk.*). Its warnings (split packages between
+# the JUnit launcher's shaded copies and the jars) go to stderr; the module list is its last line.
 classpath="$bundle/lib/*"
 own_modules=$(jdeps --multi-release 25 --ignore-missing-deps --no-recursive --print-module-deps \
-  --class-path "$classpath" "$bundle/lib/$(basename "$library_jar")" "$bundle/test-classes")
+  --module-path "$bundle/lib" --class-path "$classpath" "$bundle/lib/$(basename "$library_jar")" \
+  "$bundle/test-classes" 2>/dev/null | tail -1)
 modules=$(tr ',' '\n' <<< "$own_modules,java.logging,java.xml,java.management,jdk.unsupported" \
-  | grep -vx java.desktop | sort -u | paste -sd, -)
+  | grep -E '^(java|jdk)\.' | grep -vx java.desktop | sort -u | paste -sd, -)
 echo "== jlink: $modules =="
 jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=zip-9 \
   --output "$bundle/jre"
@@ -102,16 +106,16 @@ PY
 } > "$bundle/BUILD.txt"
 
 size=$(du -sb "$bundle" | cut -f1)
-size_mib=$(( (size + 1048575) / 1048576 ))
 # What else a device call sends: the tracked and untracked-not-ignored files of the working tree.
 tree=$(git ls-files -z --cached --others --exclude-standard 2>/dev/null | du --files0-from=- -cb 2>/dev/null \
   | tail -1 | cut -f1)
-tree_mib=$(( (${tree:-0} + 1048575) / 1048576 ))
+tree=${tree:-0}
+mib() { awk -v bytes="$1" 'BEGIN { printf "%.1f", bytes / 1048576 }'; }
 part_sizes=$(cd "$bundle" && du -sh jre lib test-classes data | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
-echo "== target/gpu: ${size_mib} MiB ($part_sizes); with the working tree's ${tree_mib} MiB:" \
-  "$((size_mib + tree_mib)) of the $carry_limit_mib MiB a device call carries =="
-if [ $((size_mib + tree_mib + headroom_mib)) -gt "$carry_limit_mib" ]; then
-  echo "prepare: target/gpu (${size_mib} MiB) and the working tree (${tree_mib} MiB) leave less than" \
+echo "== target/gpu: $(mib "$size") MiB ($part_sizes); with the working tree's $(mib "$tree") MiB:" \
+  "$(mib $((size + tree))) of the $carry_limit_mib MiB a device call carries =="
+if [ $((size + tree + headroom_mib * 1048576)) -gt $((carry_limit_mib * 1048576)) ]; then
+  echo "prepare: target/gpu ($(mib "$size") MiB) and the working tree ($(mib "$tree") MiB) leave less than" \
     "${headroom_mib} MiB of the ${carry_limit_mib} MiB a device call carries" >&2
   exit 1
 fi
