@@ -5,6 +5,7 @@ import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.gpu.BackendSelection;
 import dev.elbo4j.gpu.BackendSelection.Choice;
 import dev.elbo4j.gpu.BackendSelection.Selected;
+import dev.elbo4j.nn.Vae;
 import dev.elbo4j.nn.VaeSpec;
 
 /**
@@ -49,18 +50,38 @@ final class Devices {
     }
 
     /**
-     * The model of a checkpoint as {@code selected} can compute it: unchanged, or in FP32 where the backend does not
-     * compute the precision it was trained at (its parameters are float32 either way, and FP32 is the more precise).
+     * A checkpoint's model on the backend a command chose; closing it closes the model, then the backend.
+     *
+     * @param precisionNote "" when the backend computes the precision the model was trained at, else
+     *                      "; trained in tf32, computed in fp32 here"
      */
-    static VaeSpec computable(VaeSpec spec, Selected selected) {
-        return selected.backend().supports(spec.precision()) ? spec
-                : spec.toBuilder().precision(GemmPrecision.FP32).build();
+    record OpenModel(Selected backend, Vae vae, String precisionNote) implements AutoCloseable {
+        @Override
+        public void close() {
+            try (backend) {
+                vae.close();
+            }
+        }
     }
 
-    /** "" when {@code computed} is {@code saved}'s precision, else "; trained in tf32, computed in fp32 here". */
-    static String precisionNote(VaeSpec saved, VaeSpec computed) {
-        Choices.Precisions words = new Choices.Precisions();
-        return saved.precision() == computed.precision() ? "" : "; trained in " + words.wordOf(saved.precision())
-                + ", computed in " + words.wordOf(computed.precision()) + " here";
+    /**
+     * Opens the backend {@code choice} asks for ({@link #open(Choice, Integer, CliEnvironment)}) and {@code saved}'s
+     * model on it: unchanged, or in FP32 where the backend does not compute the precision it was trained at (its
+     * parameters are float32 either way, and FP32 is the more precise).
+     */
+    static OpenModel open(RunCheckpoint saved, Choice choice, Integer threads, CliEnvironment environment) {
+        Selected selected = open(choice, threads, environment);
+        try {
+            VaeSpec spec = saved.spec();
+            VaeSpec computed = selected.backend().supports(spec.precision()) ? spec
+                    : spec.toBuilder().precision(GemmPrecision.FP32).build();
+            Choices.Precisions words = new Choices.Precisions();
+            String note = spec.precision() == computed.precision() ? "" : "; trained in "
+                    + words.wordOf(spec.precision()) + ", computed in " + words.wordOf(computed.precision()) + " here";
+            return new OpenModel(selected, Vae.withParameters(computed, selected.backend(), saved.parameters()), note);
+        } catch (RuntimeException e) {
+            selected.close();
+            throw e;
+        }
     }
 }

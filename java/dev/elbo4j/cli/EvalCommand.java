@@ -15,14 +15,10 @@ import dev.elbo4j.data.Idx;
 import dev.elbo4j.data.ImageDataset.Split;
 import dev.elbo4j.nn.Evaluation;
 import dev.elbo4j.nn.Evaluator;
-import dev.elbo4j.gpu.BackendSelection.Choice;
-import dev.elbo4j.gpu.BackendSelection.Selected;
-import dev.elbo4j.nn.Vae;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
@@ -41,9 +37,6 @@ final class EvalCommand implements Callable<Integer> {
     @ParentCommand
     private Main main;
 
-    @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "A checkpoint written by 'elbo4j train'.")
-    private Path checkpoint;
-
     @Option(names = "--data", paramLabel = "DIR", defaultValue = DataFolder.DEFAULT,
             description = "Folder with t10k-images-idx3-ubyte[.gz] and its labels (default: ${DEFAULT-VALUE}).")
     private Path data;
@@ -58,39 +51,27 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--test-images", paramLabel = "N", description = "Evaluate the first N test images only.")
     private Integer testImages;
 
-    @Option(names = "--device", paramLabel = "auto|cuda|cpu", defaultValue = "auto",
-            description = "Where to evaluate: auto (a usable GPU, else the CPU), cuda or cpu, as for 'elbo4j train' "
-                    + "(default: ${DEFAULT-VALUE}). A model trained in tf32 or bf16 computes in fp32 on the CPU.")
-    private Choice device;
-
-    @Option(names = "--threads", paramLabel = "N", description = "Threads of the CPU backend (default: one per processor).")
-    private Integer threads;
+    @Mixin
+    private CheckpointOptions checkpoint;
 
     @Override
     public Integer call() throws IOException {
-        if (k < 1) {
-            throw new ParameterException(spec.commandLine(), "--k must be at least 1 but is " + k);
-        }
-        if (testImages != null && testImages < 1) {
-            throw new ParameterException(spec.commandLine(), "--test-images must be at least 1 but is " + testImages);
-        }
-        if (threads != null && threads < 1) {
-            throw new ParameterException(spec.commandLine(), "--threads must be at least 1 but is " + threads);
-        }
-        RunCheckpoint saved = RunCheckpoint.read(checkpoint);
+        Usage.atLeast(spec, k, 1, "--k");
+        Usage.atLeast(spec, testImages, 1, "--test-images");
+        checkpoint.check();
+        RunCheckpoint saved = checkpoint.read();
         Idx.Images test = DataFolder.images(data, Split.TEST, testImages);
         DataFolder.checkSize(test, "test images", saved.spec().inputs(),
                 "the checkpoint's model " + saved.spec().summary());
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Selected backend = Devices.open(device, threads, main.environment());
-             Vae vae = Vae.withParameters(Devices.computable(saved.spec(), backend), backend.backend(),
-                     saved.parameters())) {
+        try (Devices.OpenModel model = checkpoint.open(saved, main.environment())) {
             err.println("eval: " + saved.spec().summary() + " on " + DataFolder.describe(test) + ", IWAE with K = " + k
-                    + "; device: " + backend.reason() + Devices.precisionNote(saved.spec(), vae.spec()));
+                    + "; device: " + model.backend().reason() + model.precisionNote());
             err.flush();
-            Evaluation result = Evaluator.evaluate(vae, test, Evaluator.Options.defaults().withIwaeSamples(k));
-            String deviceName = backend.backend().description();
+            Evaluation result = Evaluator.evaluate(model.vae(), test,
+                    Evaluator.Options.defaults().withIwaeSamples(k));
+            String deviceName = model.backend().backend().description();
             if (json) {
                 out.println(json(saved, test, result, deviceName));
             } else {
@@ -101,7 +82,7 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     private void text(PrintWriter out, RunCheckpoint saved, Idx.Images test, Evaluation result, String deviceName) {
-        out.println("model        " + saved.spec().summary() + " (" + checkpoint + ")");
+        out.println("model        " + saved.spec().summary() + " (" + checkpoint.checkpoint() + ")");
         out.println("data         " + data + ": " + DataFolder.describe(test) + " (test)");
         out.println("device       " + deviceName);
         out.println(String.format(Locale.ROOT, "test ELBO    %.3f nats (reconstruction %.3f, KL %.3f; %.1f s)",
@@ -121,7 +102,7 @@ final class EvalCommand implements Callable<Integer> {
     private String json(RunCheckpoint saved, Idx.Images test, Evaluation result, String deviceName)
             throws IOException {
         Map<String, Object> object = new LinkedHashMap<>();
-        object.put("checkpoint", checkpoint.toString());
+        object.put("checkpoint", checkpoint.checkpoint().toString());
         object.put("model", saved.spec().summary());
         object.put("data", data.toString());
         object.put("images", test.count());

@@ -5,14 +5,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-import dev.elbo4j.gpu.BackendSelection.Choice;
-import dev.elbo4j.gpu.BackendSelection.Selected;
-import dev.elbo4j.nn.Vae;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
@@ -33,9 +29,6 @@ final class SampleCommand implements Callable<Integer> {
     @ParentCommand
     private Main main;
 
-    @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "A checkpoint written by 'elbo4j train'.")
-    private Path checkpoint;
-
     @Option(names = "--n", paramLabel = "N", defaultValue = "64",
             description = "Samples to draw (default: ${DEFAULT-VALUE}).")
     private int count;
@@ -51,31 +44,17 @@ final class SampleCommand implements Callable<Integer> {
             description = "Seed of the prior samples (default: ${DEFAULT-VALUE}).")
     private long seed;
 
-    @Option(names = "--device", paramLabel = "auto|cuda|cpu", defaultValue = "auto",
-            description = "Where to decode: auto (a usable GPU, else the CPU), cuda or cpu, as for 'elbo4j train' "
-                    + "(default: ${DEFAULT-VALUE}). A model trained in tf32 or bf16 computes in fp32 on the CPU.")
-    private Choice device;
-
-    @Option(names = "--threads", paramLabel = "N", description = "Threads of the CPU backend (default: one per processor).")
-    private Integer threads;
+    @Mixin
+    private CheckpointOptions checkpoint;
 
     @Override
     public Integer call() throws IOException {
-        if (count < 1) {
-            throw new ParameterException(spec.commandLine(), "--n must be at least 1 but is " + count);
-        }
-        if (threads != null && threads < 1) {
-            throw new ParameterException(spec.commandLine(), "--threads must be at least 1 but is " + threads);
-        }
-        if (traverse != null && traverse < 0) {
-            throw new ParameterException(spec.commandLine(), "--traverse must be at least 0 but is " + traverse);
-        }
-        RunCheckpoint saved = RunCheckpoint.read(checkpoint);
+        Usage.atLeast(spec, count, 1, "--n");
+        checkpoint.check();
+        Usage.atLeast(spec, traverse, 0, "--traverse");
+        RunCheckpoint saved = checkpoint.read();
         int latent = saved.spec().latent();
-        if (traverse != null && traverse >= latent) {
-            throw new ParameterException(spec.commandLine(), "--traverse " + traverse + " is not a latent dimension: "
-                    + "the model has L = " + latent + " (0 to " + (latent - 1) + ")");
-        }
+        Usage.latentDimension(spec, traverse, latent);
         Path file = out != null ? out : Path.of(traverse == null ? "samples.png" : "traversal-" + traverse + ".png");
         Path folder = file.toAbsolutePath().getParent();
         if (!Files.isDirectory(folder)) {
@@ -83,14 +62,12 @@ final class SampleCommand implements Callable<Integer> {
         }
         int[] shape = Pictures.imageShape(saved.spec().inputs());
         String decodedOn;
-        try (Selected backend = Devices.open(device, threads, main.environment());
-             Vae vae = Vae.withParameters(Devices.computable(saved.spec(), backend), backend.backend(),
-                     saved.parameters())) {
-            decodedOn = backend.backend().description() + Devices.precisionNote(saved.spec(), vae.spec());
+        try (Devices.OpenModel model = checkpoint.open(saved, main.environment())) {
+            decodedOn = model.backend().backend().description() + model.precisionNote();
             if (traverse == null) {
-                Pictures.samples(vae, count, seed, file, shape[0], shape[1]);
+                Pictures.samples(model.vae(), count, seed, file, shape[0], shape[1]);
             } else {
-                Pictures.traversal(vae, traverse, seed, file, shape[0], shape[1]);
+                Pictures.traversal(model.vae(), traverse, seed, file, shape[0], shape[1]);
             }
         } catch (java.nio.file.FileSystemException e) {
             throw new CliFailure("cannot write " + file + ": " + RunFolder.reason(e), e);

@@ -2,6 +2,7 @@ package dev.elbo4j.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
@@ -23,6 +24,7 @@ import dev.elbo4j.nn.BinarizationMode;
 import dev.elbo4j.nn.Evaluation;
 import dev.elbo4j.nn.Evaluator;
 import dev.elbo4j.nn.Likelihood;
+import dev.elbo4j.nn.ParameterLayout;
 import dev.elbo4j.nn.Trainer;
 import dev.elbo4j.nn.TrainingListener;
 import dev.elbo4j.nn.TrainingOptions;
@@ -210,10 +212,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new CliFailure("the training set has " + train.count() + " images, fewer than one batch of " + batch
                     + "; lower --batch");
         }
-        if (traverse != null && traverse >= model.latent()) {
-            throw new ParameterException(spec.commandLine(), "--traverse " + traverse + " is not a latent dimension: "
-                    + "the model has L = " + model.latent() + " (0 to " + (model.latent() - 1) + ")");
-        }
+        Usage.latentDimension(spec, traverse, model.latent());
 
         // The backend before the run folder: a device that cannot train this model leaves no folder behind.
         try (Selected backend = Devices.open(device, threads, main.environment())) {
@@ -225,7 +224,7 @@ final class TrainCommand implements Callable<Integer> {
             Metrics metrics = resume != null && Files.isRegularFile(run.metrics()) ? Metrics.read(run.metrics())
                     : new Metrics(model.summary(), data.toString(), List.of(), null);
             stdout.println("model   " + model.summary() + ", " + String.format(Locale.ROOT, "%,d",
-                    dev.elbo4j.nn.ParameterLayout.of(model).parameterCount()) + " parameters, seed " + model.seed());
+                    ParameterLayout.of(model).parameterCount()) + " parameters, seed " + model.seed());
             stdout.println("data    " + data + ": " + DataFolder.describe(train) + " to train, " + test.count()
                     + " to test");
             stdout.println("device  " + backend.reason());
@@ -375,7 +374,7 @@ final class TrainCommand implements Callable<Integer> {
                 metrics.write(run.metrics());
                 RunCheckpoint.write(run.checkpoint(), vae, trainer.state(), options.adam());
             } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                throw new UncheckedIOException(e);
             }
         }
 
@@ -419,35 +418,25 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Sizes below 1 and other values the model cannot take are usage errors (exit 2), named by their option. */
     private void checkOptions() {
-        atLeast(epochs, 1, "--epochs");
-        atLeast(batch, 1, "--batch");
-        atLeast(latent, 1, "--latent");
-        atLeast(samples, 1, "--k");
-        atLeast(iwaeK, 0, "--iwae-k");
-        atLeast(iwaeImages, 1, "--iwae-images");
+        Usage.atLeast(spec, epochs, 1, "--epochs");
+        Usage.atLeast(spec, batch, 1, "--batch");
+        Usage.atLeast(spec, latent, 1, "--latent");
+        Usage.atLeast(spec, samples, 1, "--k");
+        Usage.atLeast(spec, iwaeK, 0, "--iwae-k");
+        Usage.atLeast(spec, iwaeImages, 1, "--iwae-images");
         for (int size : hidden) {
-            atLeast(size, 1, "--hidden");
+            Usage.atLeast(spec, size, 1, "--hidden");
         }
-        if (threads != null) {
-            atLeast(threads, 1, "--threads");
-        }
-        if (trainImages != null) {
-            atLeast(trainImages, 1, "--train-images");
-        }
-        if (testImages != null) {
-            atLeast(testImages, 1, "--test-images");
-        }
-        if (traverse != null) {
-            atLeast(traverse, 0, "--traverse");
-        }
+        Usage.atLeast(spec, threads, 1, "--threads");
+        Usage.atLeast(spec, trainImages, 1, "--train-images");
+        Usage.atLeast(spec, testImages, 1, "--test-images");
+        Usage.atLeast(spec, traverse, 0, "--traverse");
+        Usage.atLeast(spec, klWarmup, 0, "--kl-warmup");
         if (!(learningRate > 0) || Float.isInfinite(learningRate)) {
             throw usage("--lr must be a positive number but is " + learningRate);
         }
         if (!(beta >= 0) || Float.isInfinite(beta)) {
             throw usage("--beta must be a number of at least 0 but is " + beta);
-        }
-        if (klWarmup < 0) {
-            throw usage("--kl-warmup must be at least 0 but is " + klWarmup);
         }
         if (!(freeBits >= 0) || Float.isInfinite(freeBits)) {
             throw usage("--free-bits must be a number of at least 0 but is " + freeBits);
@@ -506,13 +495,7 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private void atLeast(long value, long least, String option) {
-        if (value < least) {
-            throw usage(option + " must be at least " + least + " but is " + value);
-        }
-    }
-
     private ParameterException usage(String message) {
-        return new ParameterException(spec.commandLine(), message);
+        return Usage.error(spec, message);
     }
 }

@@ -1,0 +1,34 @@
+package dev.elbo4j.cli;
+
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+
+/** Usage errors (exit 2) of the commands' option values, named by their option. */
+final class Usage {
+
+    private Usage() {
+    }
+
+    static ParameterException error(CommandSpec command, String message) {
+        return new ParameterException(command.commandLine(), message);
+    }
+
+    /**
+     * Refuses {@code value} below {@code least}: "--batch must be at least 1 but is 0".
+     *
+     * @param value the option's value; null (an optional option not given) passes
+     */
+    static void atLeast(CommandSpec command, Number value, long least, String option) {
+        if (value != null && value.longValue() < least) {
+            throw error(command, option + " must be at least " + least + " but is " + value);
+        }
+    }
+
+    /** Refuses a {@code --traverse DIM} that is not one of the model's {@code latent} dimensions. */
+    static void latentDimension(CommandSpec command, Integer traverse, int latent) {
+        if (traverse != null && traverse >= latent) {
+            throw error(command, "--traverse " + traverse + " is not a latent dimension: the model has L = " + latent
+                    + " (0 to " + (latent - 1) + ")");
+        }
+    }
+}
