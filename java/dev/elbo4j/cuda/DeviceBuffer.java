@@ -3,6 +3,7 @@ package dev.elbo4j.cuda;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * Device memory of a known size: either an allocation this object owns ({@link CudaContext#allocate}) or a
@@ -562,32 +563,27 @@ public final class DeviceBuffer extends ContextResource {
     }
 
     private void uploadAsync(MemorySegment source, CudaStream stream) {
-        context.streamHandle(stream);
-        checkNotCapturing(stream);
-        if (byteSize == 0) {
-            return;
-        }
-        long streamHandle = context.enterStream(stream);
-        try {
-            enter();
-            try {
-                context.ensureCurrent();
-                HostStaging staging = context.staging(stream);
-                MemorySegment pinned = staging.stageUpload(source);
-                int result = driver.memcpyHtoDAsync(address, pinned, byteSize, streamHandle);
-                if (result != DriverApi.CUDA_SUCCESS) {
-                    staging.cancelLast();
-                    throw driver.error(result, "cuMemcpyHtoDAsync_v2", byteSize + " bytes");
-                }
-            } finally {
-                exit();
-            }
-        } finally {
-            CudaContext.exitStream(stream);
-        }
+        copyAsync(stream, "cuMemcpyHtoDAsync_v2", staging -> staging.stageUpload(source),
+                (pinned, streamHandle) -> driver.memcpyHtoDAsync(address, pinned, byteSize, streamHandle));
     }
 
     private void downloadAsync(MemorySegment target, CudaStream stream) {
+        copyAsync(stream, "cuMemcpyDtoHAsync_v2", staging -> staging.stageDownload(target),
+                (pinned, streamHandle) -> driver.memcpyDtoHAsync(pinned, address, byteSize, streamHandle));
+    }
+
+    /** The driver's asynchronous copy between this buffer and pinned host memory; returns its CUresult. */
+    @FunctionalInterface
+    private interface PinnedCopy {
+        int enqueue(MemorySegment pinned, long streamHandle);
+    }
+
+    /**
+     * Enqueues {@code copy} on {@code stream} through the stream's pinned staging memory ({@code stage} reserves it,
+     * and gives it back when the driver refuses the copy), holding the stream and this buffer in use meanwhile.
+     */
+    private void copyAsync(CudaStream stream, String call, Function<HostStaging, MemorySegment> stage,
+                           PinnedCopy copy) {
         context.streamHandle(stream);
         checkNotCapturing(stream);
         if (byteSize == 0) {
@@ -599,11 +595,10 @@ public final class DeviceBuffer extends ContextResource {
             try {
                 context.ensureCurrent();
                 HostStaging staging = context.staging(stream);
-                MemorySegment pinned = staging.stageDownload(target);
-                int result = driver.memcpyDtoHAsync(pinned, address, byteSize, streamHandle);
+                int result = copy.enqueue(stage.apply(staging), streamHandle);
                 if (result != DriverApi.CUDA_SUCCESS) {
                     staging.cancelLast();
-                    throw driver.error(result, "cuMemcpyDtoHAsync_v2", byteSize + " bytes");
+                    throw driver.error(result, call, byteSize + " bytes");
                 }
             } finally {
                 exit();

@@ -27,6 +27,8 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
+import java.util.function.IntFunction;
 import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.core.JsonFactory;
@@ -521,33 +523,30 @@ public final class SafeTensors implements AutoCloseable {
 
     /** The F32 tensor {@code name} of this shape (no dimensions for a scalar), as a new array. */
     public float[] floats(String name, long... shape) throws IOException {
-        TensorInfo info = info(name, DType.F32, shape);
-        float[] values = new float[arrayLength(info)];
-        copy(info, MemorySegment.ofArray(values));
-        return values;
+        return array(name, DType.F32, shape, float[]::new, MemorySegment::ofArray);
     }
 
     /** The I32 tensor {@code name} of this shape, as a new array. */
     public int[] ints(String name, long... shape) throws IOException {
-        TensorInfo info = info(name, DType.I32, shape);
-        int[] values = new int[arrayLength(info)];
-        copy(info, MemorySegment.ofArray(values));
-        return values;
+        return array(name, DType.I32, shape, int[]::new, MemorySegment::ofArray);
     }
 
     /** The I64 tensor {@code name} of this shape, as a new array. */
     public long[] longs(String name, long... shape) throws IOException {
-        TensorInfo info = info(name, DType.I64, shape);
-        long[] values = new long[arrayLength(info)];
-        copy(info, MemorySegment.ofArray(values));
-        return values;
+        return array(name, DType.I64, shape, long[]::new, MemorySegment::ofArray);
     }
 
     /** The U8 tensor {@code name} of this shape, as a new array (Java bytes are signed: mask with 0xff). */
     public byte[] bytes(String name, long... shape) throws IOException {
-        TensorInfo info = info(name, DType.U8, shape);
-        byte[] values = new byte[arrayLength(info)];
-        copy(info, MemorySegment.ofArray(values));
+        return array(name, DType.U8, shape, byte[]::new, MemorySegment::ofArray);
+    }
+
+    /** Tensor {@code name}, checked to have this dtype and shape, copied into a new array of its elements. */
+    private <A> A array(String name, DType dtype, long[] shape, IntFunction<A> newArray,
+                        Function<A, MemorySegment> segment) throws IOException {
+        TensorInfo info = info(name, dtype, shape);
+        A values = newArray.apply(arrayLength(info));
+        copy(info, segment.apply(values));
         return values;
     }
 
