@@ -70,17 +70,14 @@ public final class ActivationKernels {
      */
     public void forward(CudaStream stream, DenseShape shape, DeviceBuffer preActivation, DeviceBuffer bias,
                         Activation activation, DeviceBuffer output) {
-        Objects.requireNonNull(shape, "shape");
-        Objects.requireNonNull(activation, "activation");
-        LaunchChecks.stream(stream, context);
-        long elements = LaunchChecks.indexable("y (rows x outputs) = " + outputShape(shape), shape.outputElements());
-        String outputShape = "rows x outputs = " + outputShape(shape);
+        long elements = checkLayer(stream, shape, activation);
+        String outputShape = outputShape(shape);
         floats(bias, "bias", "outputs = " + shape.outputs(), shape.outputs(), context);
         floats(preActivation, "preActivation", outputShape, elements, context);
         floats(output, "output", outputShape, elements, context);
         long bytes = elements * Float.BYTES;
         long biasBytes = (long) shape.outputs() * Float.BYTES;
-        if (TrainingChecks.sameStart(preActivation, output)) {
+        if (LaunchChecks.sameStart(preActivation, output)) {
             if (!backwardReadsOutput(activation)) {
                 throw new IllegalArgumentException("output is preActivation, but the backward of " + activation
                         + " needs the pre-activation: give the output its own buffer");
@@ -106,16 +103,13 @@ public final class ActivationKernels {
      */
     public void backward(CudaStream stream, DenseShape shape, DeviceBuffer saved, DeviceBuffer dOutput,
                          Activation activation, DeviceBuffer dPreActivation) {
-        Objects.requireNonNull(shape, "shape");
-        Objects.requireNonNull(activation, "activation");
-        LaunchChecks.stream(stream, context);
-        long elements = LaunchChecks.indexable("y (rows x outputs) = " + outputShape(shape), shape.outputElements());
-        String outputShape = "rows x outputs = " + outputShape(shape);
+        long elements = checkLayer(stream, shape, activation);
+        String outputShape = outputShape(shape);
         floats(saved, "saved", outputShape, elements, context);
         floats(dOutput, "dOutput", outputShape, elements, context);
         floats(dPreActivation, "dPreActivation", outputShape, elements, context);
         long bytes = elements * Float.BYTES;
-        if (!TrainingChecks.sameStart(dPreActivation, dOutput)) {
+        if (!LaunchChecks.sameStart(dPreActivation, dOutput)) {
             disjoint(dPreActivation, bytes, "dPreActivation", dOutput, bytes, "dOutput");
         }
         disjoint(dPreActivation, bytes, "dPreActivation", saved, bytes, "saved");
@@ -136,7 +130,16 @@ public final class ActivationKernels {
         };
     }
 
+    /** The checks both launches begin with; returns the rows x outputs elements. */
+    private long checkLayer(CudaStream stream, DenseShape shape, Activation activation) {
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(activation, "activation");
+        LaunchChecks.stream(stream, context);
+        return LaunchChecks.indexable("y (rows x outputs) = " + shape.rows() + " x " + shape.outputs(),
+                shape.outputElements());
+    }
+
     private static String outputShape(DenseShape shape) {
-        return shape.rows() + " x " + shape.outputs();
+        return "rows x outputs = " + shape.rows() + " x " + shape.outputs();
     }
 }

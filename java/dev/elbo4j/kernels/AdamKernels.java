@@ -60,13 +60,9 @@ public final class AdamKernels {
                        DeviceStepState state, DeviceBuffer parameters, DeviceBuffer firstMoments,
                        DeviceBuffer secondMoments) {
         Objects.requireNonNull(settings, "settings");
-        Objects.requireNonNull(state, "state");
         LaunchChecks.stream(stream, context);
-        state.checkUsableIn(context);
-        if (count < 1) {
-            throw new IllegalArgumentException("the parameter count must be at least 1 but is " + count);
-        }
-        LaunchChecks.indexable("parameters", count);
+        LaunchChecks.state(state, context);
+        LaunchChecks.flatCount("parameter", count);
         String shape = "P = " + count;
         floats(parameters, "parameters", shape, count, context);
         floats(gradients, "gradients", shape, count, context);

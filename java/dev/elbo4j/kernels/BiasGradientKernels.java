@@ -87,7 +87,7 @@ public final class BiasGradientKernels {
         disjoint(dBias, biasBytes, "dBias", dPreActivation, elements * Float.BYTES, "dPreActivation");
         if (chunks > 1) {
             long partials = (long) chunks * shape.outputs();
-            TrainingChecks.doubles(workspace, chunks + " chunks x " + shape.outputs() + " outputs doubles = "
+            LaunchChecks.doubles(workspace, chunks + " chunks x " + shape.outputs() + " outputs doubles = "
                     + workspaceBytes(shape) + " bytes", partials, context);
             long workspaceBytes = partials * Double.BYTES;
             disjoint(workspace, workspaceBytes, "workspace", dPreActivation, elements * Float.BYTES, "dPreActivation");

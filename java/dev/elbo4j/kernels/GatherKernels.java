@@ -62,9 +62,8 @@ public final class GatherKernels {
                        DeviceBuffer order, long orderCount, DeviceStepState state, boolean binarize, long seed,
                        DeviceBuffer x) {
         Objects.requireNonNull(shape, "shape");
-        Objects.requireNonNull(state, "state");
         LaunchChecks.stream(stream, context);
-        state.checkUsableIn(context);
+        LaunchChecks.state(state, context);
         if (datasetRows < 1) {
             throw new IllegalArgumentException("the data set must have at least 1 row but has " + datasetRows);
         }

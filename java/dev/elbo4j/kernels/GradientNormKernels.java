@@ -64,15 +64,11 @@ public final class GradientNormKernels {
     public void compute(CudaStream stream, long count, DeviceBuffer gradients, DeviceBuffer workspace,
                         DeviceStepState state) {
         LaunchChecks.stream(stream, context);
-        if (count < 1) {
-            throw new IllegalArgumentException("the gradient count must be at least 1 but is " + count);
-        }
-        LaunchChecks.indexable("gradients", count);
-        Objects.requireNonNull(state, "state");
-        state.checkUsableIn(context);
+        LaunchChecks.flatCount("gradient", count);
+        LaunchChecks.state(state, context);
         floats(gradients, "gradients", "P = " + count, count, context);
         int blocks = blocks(count);
-        TrainingChecks.doubles(workspace, blocks + " partial sums (doubles) = " + workspaceBytes(count) + " bytes",
+        LaunchChecks.doubles(workspace, blocks + " partial sums (doubles) = " + workspaceBytes(count) + " bytes",
                 blocks, context);
         disjoint(workspace, (long) blocks * Double.BYTES, "workspace", gradients, count * Float.BYTES, "gradients");
         disjoint(workspace, (long) blocks * Double.BYTES, "workspace", state.buffer(), DeviceStepState.BYTES, "state");

@@ -9,7 +9,8 @@ import dev.elbo4j.shape.SampleShape;
 
 /**
  * The argument checks every launcher makes before it launches anything: dimensions, buffer sizes against the
- * shape, open buffers of the launcher's context, outputs that do not overlap inputs. Every message names the
+ * shape, open buffers of the launcher's context, outputs that do not overlap inputs (or alias them exactly where
+ * an operation works in place). Every message names the
  * argument, the shape it needs and what it got, so a wrong call is fixed from the message alone.
  */
 final class LaunchChecks {
@@ -47,6 +48,19 @@ final class LaunchChecks {
         return elements;
     }
 
+    /**
+     * {@code count}, the length of a flat buffer (the parameters, the gradients), checked to be at least 1 and
+     * within the kernels' 32-bit indices.
+     *
+     * @param what the buffer, e.g. "parameter"
+     */
+    static long flatCount(String what, long count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("the " + what + " count must be at least 1 but is " + count);
+        }
+        return indexable(what + "s", count);
+    }
+
     /** Throws unless a per-row operation (K = 1) got a shape of one sample per row. */
     static void oneSamplePerRow(SampleShape rows, String operation) {
         if (rows.samples() != 1) {
@@ -67,6 +81,12 @@ final class LaunchChecks {
             throw new IllegalArgumentException("stream " + stream + " belongs to " + stream.context()
                     + ", not to the kernels' " + context);
         }
+    }
+
+    /** Throws unless {@code state} is given, open and of {@code context}. */
+    static void state(DeviceStepState state, CudaContext context) {
+        Objects.requireNonNull(state, "state");
+        state.checkUsableIn(context);
     }
 
     /**
@@ -108,6 +128,24 @@ final class LaunchChecks {
         if (buffer != null) {
             floats(buffer, name, shape, elements, context);
         }
+    }
+
+    /**
+     * Checks a workspace of {@code doubles} doubles: open, of {@code context}, large enough, 8-byte aligned.
+     *
+     * @param what what the workspace is for, e.g. "bias gradient partials (4 chunks x 400 columns)"
+     */
+    static void doubles(DeviceBuffer workspace, String what, long doubles, CudaContext context) {
+        buffer(workspace, "workspace", what, doubles * Double.BYTES, 1, context);
+        if (!workspace.isAligned(Double.BYTES)) {
+            throw new IllegalArgumentException("workspace (" + workspace
+                    + ") must be 8-byte aligned: it holds doubles");
+        }
+    }
+
+    /** Whether two buffers start at the same device address (an in-place operation). */
+    static boolean sameStart(DeviceBuffer a, DeviceBuffer b) {
+        return a.address() == b.address();
     }
 
     /**

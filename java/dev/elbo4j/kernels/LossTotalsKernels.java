@@ -58,11 +58,10 @@ public final class LossTotalsKernels {
      */
     public void compute(CudaStream stream, LatentShape shape, DeviceBuffer muLogvar, DeviceBuffer logProb,
                         DeviceBuffer kl, KlSchedule schedule, DeviceStepState state, DeviceBuffer klWeights) {
-        Objects.requireNonNull(state, "state");
         Objects.requireNonNull(schedule, "schedule");
         Objects.requireNonNull(shape, "shape");
         LaunchChecks.stream(stream, context);
-        state.checkUsableIn(context);
+        LaunchChecks.state(state, context);
         long encoderElements = LaunchChecks.indexable("muLogvar (B x rowStride)", shape.encoderElements());
         long rows = LaunchChecks.indexable("logProb (K x B)", shape.sampleShape().rows());
         floats(muLogvar, "muLogvar", "B x rowStride = " + shape.batch() + " x " + shape.rowStride(), encoderElements,
