@@ -1,5 +1,6 @@
 package dev.elbo4j.bench;
 
+import static dev.elbo4j.nn.TrainingRuns.randomImages;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -7,12 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import dev.elbo4j.cpu.CpuBackend;
+import dev.elbo4j.cpu.CpuTestSupport;
 import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.Idx;
 import dev.elbo4j.nn.Trainer;
@@ -26,32 +26,18 @@ import dev.elbo4j.reference.TestRandom;
  * the same bits as the step, the recorded GEMMs are exactly the model's matrix products, and the benchmark's data
  * and rows are what they say.
  */
-@ExtendWith(TestRandom.Extension.class)
+@ExtendWith({CpuTestSupport.class, TestRandom.Extension.class})
 class TrainingProblemTest {
     private static final int BATCH = 8;
-    private static CpuBackend backend;
+    private final CpuBackend backend;
 
-    @BeforeAll
-    static void open() {
-        backend = CpuBackend.create(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
-    }
-
-    private static Idx.Images images(TestRandom random, int count) {
-        byte[] pixels = new byte[count * 64];
-        for (int i = 0; i < pixels.length; i++) {
-            pixels[i] = (byte) random.nextInt(256);
-        }
-        return new Idx.Images(count, 8, 8, pixels);
+    TrainingProblemTest(CpuBackend backend) {
+        this.backend = backend;
     }
 
     @Test
     void replayingTheRecordedOperationsComputesTheStep(TestRandom random) {
-        Idx.Images images = images(random, 48);
+        Idx.Images images = randomImages(random, 48, 8);
         VaeSpec spec = TrainingProblem.spec("64-16-4", GemmPrecision.FP32);
         TrainingOptions options = TrainingOptions.defaults().withBatchSize(BATCH);
         RecordingBackend recorded = new RecordingBackend(backend);
@@ -77,7 +63,7 @@ class TrainingProblemTest {
         int h = 16;
         int l = 4;
         try (TrainingProblem problem = TrainingProblem.forSteps(backend, d + "-" + h + "-" + l, BATCH,
-                GemmPrecision.FP32, images(random, 48))) {
+                GemmPrecision.FP32, randomImages(random, 48, 8))) {
             // Forward: x W^T for encoder 0 (D -> H), encoder 1 (H -> 2L), decoder 0 (L -> H), decoder 1 (H -> D);
             // backward: a weight gradient for each, an input gradient for all but encoder 0 (x needs none).
             long products = (long) d * h + (long) h * 2 * l + (long) l * h + (long) h * d;
@@ -92,7 +78,7 @@ class TrainingProblemTest {
 
     @Test
     void stepsRunPastTheEndOfAnEpoch(TestRandom random) {
-        Idx.Images images = images(random, 3 * BATCH);
+        Idx.Images images = randomImages(random, 3 * BATCH, 8);
         try (TrainingProblem problem = TrainingProblem.forSteps(backend, "64-16-4", BATCH, GemmPrecision.FP32,
                 images)) {
             long before = problem.trainer().status().step();
@@ -106,7 +92,7 @@ class TrainingProblemTest {
 
     @Test
     void aSubsetIsRepeatedInOrderToAnEpoch(TestRandom random) {
-        Idx.Images subset = images(random, 5);
+        Idx.Images subset = randomImages(random, 5, 8);
         Idx.Images epoch = TrainingProblem.repeated(subset, 12);
         assertEquals(12, epoch.count());
         for (int i = 0; i < 12; i++) {

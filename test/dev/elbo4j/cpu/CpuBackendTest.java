@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -18,6 +16,7 @@ import dev.elbo4j.nn.Activation;
 import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.nn.Backend;
 import dev.elbo4j.nn.Backend.Floats;
+import dev.elbo4j.nn.BackendTesting;
 import dev.elbo4j.nn.KlSchedule;
 import dev.elbo4j.nn.StepStatus;
 import dev.elbo4j.reference.Adam;
@@ -40,30 +39,20 @@ import dev.elbo4j.shape.SampleShape;
  * tolerances (elementwise {@code 1e-5 |ref| + 1e-6}; sums {@code 1e-5 sum |term| + 1e-5}), at shapes that are not
  * multiples of anything, on 2 threads with sizes large enough to be shared out.
  */
-@ExtendWith(TestRandom.Extension.class)
+@ExtendWith({CpuTestSupport.class, TestRandom.Extension.class})
 class CpuBackendTest {
-    private static CpuBackend backend;
+    private final CpuBackend backend;
 
-    @BeforeAll
-    static void open() {
-        backend = CpuBackend.create(2);
+    CpuBackendTest(CpuBackend backend) {
+        this.backend = backend;
     }
 
-    @AfterAll
-    static void close() {
-        backend.close();
+    private Floats upload(float[] values) {
+        return BackendTesting.upload(backend, values);
     }
 
-    private static Floats upload(float[] values) {
-        Floats buffer = backend.allocateFloats(values.length);
-        backend.upload(values, buffer);
-        return buffer;
-    }
-
-    private static float[] download(Floats buffer) {
-        float[] out = new float[(int) buffer.size()];
-        backend.download(buffer, out);
-        return out;
+    private float[] download(Floats buffer) {
+        return BackendTesting.download(backend, buffer);
     }
 
     private static void assertClose(float[] expected, float[] actual, double[] scale, String what, TestRandom random) {
@@ -145,58 +134,11 @@ class CpuBackendTest {
         assertClose(dX, download(gdX), xScale, "dX", random);
     }
 
-    /**
-     * A NaN pre-activation (what a NaN weight leaves) stays NaN through every activation, as in PyTorch, so that it
-     * reaches the loss and the step's guard; the backward at it is the reference's ({@link Activation#derivative},
-     * PyTorch's), and a NaN gradient stays NaN where the derivative is 0 ({@code dY * 0}, as in the reference).
-     */
+    /** {@link BackendTesting#assertNaNPreActivationStaysNaN}: NaN stays NaN, as in PyTorch. */
     @ParameterizedTest
     @EnumSource(Activation.class)
     void aNaNPreActivationStaysNaNThroughEveryActivation(Activation activation, TestRandom random) {
-        DenseShape shape = new DenseShape(3, 1, 7);
-        int n = 21;
-        float[] product = random.normals(n, 1.0);
-        float[] bias = random.normals(7, 0.5);
-        int[] nan = {0, 10, 20};
-        for (int i : nan) {
-            product[i] = Float.NaN;
-        }
-        float[] dY = random.normals(n, 1.0);
-        product[4] = -5f - Math.abs(bias[4]); // pre-activation below 0: ReLU's derivative is 0 there
-        dY[4] = Float.NaN;
-        // The reference layer's arithmetic element by element (its GEMM would spread a NaN input across the row):
-        // pre = x W^T + b in double, rounded once; y = act(pre); dPre = dY * act'(pre).
-        float[] y = new float[n];
-        float[] dPre = new float[n];
-        for (int i = 0; i < n; i++) {
-            double pre = (double) product[i] + bias[i % 7];
-            y[i] = (float) activation.apply(pre);
-            dPre[i] = (float) (dY[i] * activation.derivative((float) pre));
-        }
-
-        Floats gpre = upload(product);
-        Floats gy = activation == Activation.IDENTITY ? gpre : backend.allocateFloats(n);
-        backend.biasActivation(shape, upload(bias), activation, gpre, gy);
-        float[] out = download(gy);
-        for (int i : nan) {
-            assertTrue(Float.isNaN(out[i]), random.tag() + ": " + activation + "(NaN) = " + out[i]);
-        }
-        assertSameOrBothNaN(y, out, activation + " output", random);
-        Floats gdPre = backend.allocateFloats(n);
-        backend.activationBackward(shape, activation, gpre, upload(dY), gdPre);
-        assertSameOrBothNaN(dPre, download(gdPre), activation + " dPre", random);
-    }
-
-    /** Elementwise within the spec's tolerance, with NaN exactly where the reference has NaN. */
-    private static void assertSameOrBothNaN(float[] expected, float[] actual, String what, TestRandom random) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.isNaN(expected[i]) != Float.isNaN(actual[i]) || !Float.isNaN(expected[i])
-                    && !(Math.abs(expected[i] - actual[i]) <= 1e-5 * Math.abs(expected[i]) + 1e-6)) {
-                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + " but the reference gives "
-                        + expected[i]);
-            }
-        }
+        BackendTesting.assertNaNPreActivationStaysNaN(backend, activation, 7, random);
     }
 
     @ParameterizedTest

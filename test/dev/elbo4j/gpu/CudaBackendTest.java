@@ -1,5 +1,9 @@
 package dev.elbo4j.gpu;
 
+import static dev.elbo4j.nn.BackendTesting.download;
+import static dev.elbo4j.nn.BackendTesting.upload;
+import static dev.elbo4j.nn.TrainingRuns.assertSameBits;
+import static dev.elbo4j.nn.TrainingRuns.bits;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -23,8 +27,10 @@ import dev.elbo4j.nn.Activation;
 import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.nn.Backend;
 import dev.elbo4j.nn.Backend.Floats;
+import dev.elbo4j.nn.BackendTesting;
 import dev.elbo4j.nn.KlSchedule;
 import dev.elbo4j.nn.StepStatus;
+import dev.elbo4j.nn.TrainingRuns.Run;
 import dev.elbo4j.reference.Dense;
 import dev.elbo4j.reference.TestRandom;
 import dev.elbo4j.shape.DenseShape;
@@ -44,18 +50,6 @@ class CudaBackendTest {
 
     CudaBackendTest(CudaContext cuda) {
         this.cuda = cuda;
-    }
-
-    private static Floats upload(Backend backend, float[] values) {
-        Floats buffer = backend.allocateFloats(values.length);
-        backend.upload(values, buffer);
-        return buffer;
-    }
-
-    private static float[] download(Backend backend, Floats buffer) {
-        float[] out = new float[(int) buffer.size()];
-        backend.download(buffer, out);
-        return out;
     }
 
     @Test
@@ -257,12 +251,12 @@ class CudaBackendTest {
         }
 
         /** The parameters, both moments and the state after {@code steps} steps of the compiled step. */
-        Result train(int steps) {
+        Run train(int steps) {
             Runnable compiled = backend.compileStep(this::step);
             for (int i = 0; i < steps; i++) {
                 compiled.run();
             }
-            return new Result(download(backend, parameters), download(backend, firstMoments),
+            return new Run(download(backend, parameters), download(backend, firstMoments),
                     download(backend, secondMoments), backend.readState(state));
         }
 
@@ -276,9 +270,6 @@ class CudaBackendTest {
         }
     }
 
-    private record Result(float[] parameters, float[] firstMoments, float[] secondMoments, StepStatus status) {
-    }
-
     private record Inputs(byte[] pixels, int[] order, float[] initial) {
         static Inputs random(TestRandom random) {
             int[] order = new int[TinyVae.ROWS];
@@ -290,34 +281,19 @@ class CudaBackendTest {
         }
     }
 
-    private Result train(StepMode mode, Inputs inputs, int steps) {
+    private Run train(StepMode mode, Inputs inputs, int steps) {
         try (CudaBackend backend = CudaBackend.on(cuda, mode);
              TinyVae vae = new TinyVae(backend, inputs.pixels(), inputs.order(), inputs.initial())) {
             return vae.train(steps);
         }
     }
 
-    private static void assertSameBits(String what, Result expected, Result actual) {
-        assertArrayEquals(bits(expected.parameters()), bits(actual.parameters()), what + ": parameters");
-        assertArrayEquals(bits(expected.firstMoments()), bits(actual.firstMoments()), what + ": first moments");
-        assertArrayEquals(bits(expected.secondMoments()), bits(actual.secondMoments()), what + ": second moments");
-        assertEquals(expected.status(), actual.status(), what + ": step state");
-    }
-
-    private static int[] bits(float[] values) {
-        int[] bits = new int[values.length];
-        for (int i = 0; i < values.length; i++) {
-            bits[i] = Float.floatToRawIntBits(values[i]);
-        }
-        return bits;
-    }
-
     @Test
     void replayedGraphStepsGiveTheBitsOfDirectSteps(TestRandom random) {
         Inputs inputs = Inputs.random(random);
         int steps = 4;
-        Result direct = train(StepMode.DIRECT, inputs, steps);
-        Result graph = train(StepMode.GRAPH, inputs, steps);
+        Run direct = train(StepMode.DIRECT, inputs, steps);
+        Run graph = train(StepMode.GRAPH, inputs, steps);
         assertSameBits("graph replay vs direct", direct, graph);
         StepStatus status = graph.status();
         assertEquals(steps, status.step(), "steps");
@@ -329,61 +305,15 @@ class CudaBackendTest {
     }
 
     /**
-     * A NaN pre-activation (what a NaN weight leaves) stays NaN through every activation, as in PyTorch (CUDA's
-     * {@code fmaxf} and {@code a > 0 ? a : 0} would drop it), on the kernels' scalar (7 columns) and float4 (8)
-     * paths; the backward at it is the reference's ({@link Activation#derivative}, PyTorch's), and a NaN gradient
-     * stays NaN where the derivative is 0.
+     * {@link BackendTesting#assertNaNPreActivationStaysNaN} (CUDA's {@code fmaxf} and {@code a > 0 ? a : 0} would drop
+     * the NaN) on the kernels' scalar (7 columns) and float4 (8) paths.
      */
     @ParameterizedTest
     @EnumSource(Activation.class)
     void aNaNPreActivationStaysNaNThroughEveryActivation(Activation activation, TestRandom random) {
         try (CudaBackend backend = CudaBackend.on(cuda, StepMode.DIRECT)) {
             for (int outputs : new int[] {7, 8}) {
-                String where = activation + " with " + outputs + " columns";
-                DenseShape shape = new DenseShape(3, 1, outputs);
-                int n = 3 * outputs;
-                float[] product = random.normals(n, 1.0);
-                float[] bias = random.normals(outputs, 0.5);
-                int[] nan = {0, outputs + 3, n - 1};
-                for (int i : nan) {
-                    product[i] = Float.NaN;
-                }
-                float[] dY = random.normals(n, 1.0);
-                product[4] = -5f - Math.abs(bias[4]); // pre-activation below 0: ReLU's derivative is 0 there
-                dY[4] = Float.NaN;
-                // The reference layer's arithmetic element by element (its GEMM would spread a NaN input across
-                // the row): pre = x W^T + b in double, rounded once; y = act(pre); dPre = dY * act'(pre).
-                float[] y = new float[n];
-                float[] dPre = new float[n];
-                for (int i = 0; i < n; i++) {
-                    double pre = (double) product[i] + bias[i % outputs];
-                    y[i] = (float) activation.apply(pre);
-                    dPre[i] = (float) (dY[i] * activation.derivative((float) pre));
-                }
-
-                Floats gpre = upload(backend, product);
-                Floats gy = activation == Activation.IDENTITY ? gpre : backend.allocateFloats(n);
-                backend.biasActivation(shape, upload(backend, bias), activation, gpre, gy);
-                float[] out = download(backend, gy);
-                for (int i : nan) {
-                    assertTrue(Float.isNaN(out[i]), random.tag() + ": " + where + ": act(NaN) = " + out[i]);
-                }
-                assertSameOrBothNaN(y, out, where + ": output", random);
-                Floats gdPre = backend.allocateFloats(n);
-                backend.activationBackward(shape, activation, gpre, upload(backend, dY), gdPre);
-                assertSameOrBothNaN(dPre, download(backend, gdPre), where + ": dPre", random);
-            }
-        }
-    }
-
-    /** Elementwise within the spec's tolerance, with NaN exactly where the reference has NaN. */
-    private static void assertSameOrBothNaN(float[] expected, float[] actual, String what, TestRandom random) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.isNaN(expected[i]) != Float.isNaN(actual[i]) || !Float.isNaN(expected[i])
-                    && !(Math.abs(expected[i] - actual[i]) <= 1e-5 * Math.abs(expected[i]) + 1e-6)) {
-                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + " but the reference gives "
-                        + expected[i]);
+                BackendTesting.assertNaNPreActivationStaysNaN(backend, activation, outputs, random);
             }
         }
     }
@@ -401,7 +331,7 @@ class CudaBackendTest {
         poisoned[TinyVae.DECODER_BIAS + random.nextInt(TinyVae.DIMS)] = Float.NaN;
         try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH);
              TinyVae vae = new TinyVae(backend, inputs.pixels(), inputs.order(), poisoned)) {
-            Result result = vae.train(3);
+            Run result = vae.train(3);
             assertArrayEquals(bits(poisoned), bits(result.parameters()), "parameters after skipped steps");
             assertArrayEquals(new float[TinyVae.PARAMETERS], result.firstMoments(), "first moments stay 0");
             StepStatus status = result.status();

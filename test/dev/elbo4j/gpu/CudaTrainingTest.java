@@ -1,39 +1,38 @@
 package dev.elbo4j.gpu;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.elbo4j.nn.TrainingRuns.assertGuardSkipsEveryStep;
+import static dev.elbo4j.nn.TrainingRuns.assertSameBits;
+import static dev.elbo4j.nn.TrainingRuns.randomImages;
+import static dev.elbo4j.nn.TrainingRuns.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import dev.elbo4j.cpu.CpuBackend;
+import dev.elbo4j.cpu.CpuTestSupport;
 import dev.elbo4j.cuda.CudaContext;
 import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.data.Idx;
 import dev.elbo4j.gpu.CudaBackend.StepMode;
 import dev.elbo4j.nn.Activation;
 import dev.elbo4j.nn.AdamSettings;
-import dev.elbo4j.nn.Backend;
 import dev.elbo4j.nn.BinarizationMode;
 import dev.elbo4j.nn.Evaluation;
 import dev.elbo4j.nn.Evaluator;
 import dev.elbo4j.nn.Likelihood;
 import dev.elbo4j.nn.StepStatus;
 import dev.elbo4j.nn.Trainer;
-import dev.elbo4j.nn.TrainingDivergedException;
 import dev.elbo4j.nn.TrainingListener;
 import dev.elbo4j.nn.TrainingOptions;
-import dev.elbo4j.nn.TrainingState;
+import dev.elbo4j.nn.TrainingRuns.Run;
 import dev.elbo4j.nn.Vae;
 import dev.elbo4j.nn.VaeSpec;
 import dev.elbo4j.reference.TestRandom;
@@ -44,40 +43,14 @@ import dev.elbo4j.reference.TestRandom;
  * and a planted NaN leaves the parameters and moments untouched. Small models: the emulator is slow.
  */
 @Tag("cuda")
-@ExtendWith({CudaTestSupport.class, TestRandom.Extension.class})
+@ExtendWith({CudaTestSupport.class, CpuTestSupport.class, TestRandom.Extension.class})
 class CudaTrainingTest {
-    private static CpuBackend cpu;
     private final CudaContext cuda;
+    private final CpuBackend cpu;
 
-    CudaTrainingTest(CudaContext cuda) {
+    CudaTrainingTest(CudaContext cuda, CpuBackend cpu) {
         this.cuda = cuda;
-    }
-
-    @BeforeAll
-    static void openCpu() {
-        cpu = CpuBackend.create(2);
-    }
-
-    @AfterAll
-    static void closeCpu() {
-        cpu.close();
-    }
-
-    private static Idx.Images randomImages(TestRandom random, int count, int side) {
-        return new Idx.Images(count, side, side, random.pixels(count * side * side));
-    }
-
-    /** Parameters, both moments and the step state after training. */
-    private record Run(float[] parameters, float[] firstMoments, float[] secondMoments, StepStatus status) {
-    }
-
-    private static Run train(Backend backend, VaeSpec spec, Idx.Images images, TrainingOptions options, int epochs) {
-        try (Vae vae = Vae.create(spec, backend); Trainer trainer = Trainer.create(vae, images, options)) {
-            trainer.train(epochs, new TrainingListener() {
-            });
-            TrainingState state = trainer.state();
-            return new Run(vae.parameters(), state.firstMoments(), state.secondMoments(), state.status());
-        }
+        this.cpu = cpu;
     }
 
     private Run trainOnCuda(StepMode mode, VaeSpec spec, Idx.Images images, TrainingOptions options, int epochs) {
@@ -191,47 +164,13 @@ class CudaTrainingTest {
         assertFalse(Arrays.equals(first.parameters(), otherSeed.parameters()), "another seed gives other parameters");
     }
 
-    private static void assertSameBits(String what, Run expected, Run actual) {
-        assertArrayEquals(bits(expected.parameters()), bits(actual.parameters()), what + ": parameters");
-        assertArrayEquals(bits(expected.firstMoments()), bits(actual.firstMoments()), what + ": first moments");
-        assertArrayEquals(bits(expected.secondMoments()), bits(actual.secondMoments()), what + ": second moments");
-        assertEquals(expected.status(), actual.status(), what + ": step state");
-    }
-
-    private static int[] bits(float[] values) {
-        int[] out = new int[values.length];
-        for (int i = 0; i < values.length; i++) {
-            out[i] = Float.floatToRawIntBits(values[i]);
-        }
-        return out;
-    }
-
     @Test
     void aPlantedNaNLeavesParametersAndMomentsUntouched(TestRandom random) {
-        Idx.Images images = randomImages(random, 32, 4);
         VaeSpec spec = VaeSpec.builder(16, 2).encoderHidden(8).seed(random.nextLong()).build();
-        TrainingOptions options = TrainingOptions.defaults().withBatchSize(8).withProgressEvery(1)
-                .withMaxSkippedInARow(3);
-        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH); Vae vae = Vae.create(spec, backend);
-             Trainer trainer = Trainer.create(vae, images, options)) {
-            trainer.train(1, new TrainingListener() {
-            });
-            float[] poisoned = vae.parameters();
+        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH)) {
             // In the decoder's output layer (aNaNInTheFirstEncoderLayerIsCaughtByTheGuard plants one in the first).
-            poisoned[(int) vae.layout().tensors().get("decoder.1.weight").offset() + random.nextInt(16)] = Float.NaN;
-            vae.setParameters(poisoned);
-            TrainingState before = trainer.state();
-            TrainingDivergedException diverged = assertThrows(TrainingDivergedException.class,
-                    () -> trainer.train(2, new TrainingListener() {
-                    }));
-            assertTrue(diverged.getMessage().contains("3 steps in a row"), diverged.getMessage());
-            assertArrayEquals(bits(poisoned), bits(vae.parameters()), "parameters");
-            TrainingState after = trainer.state();
-            assertArrayEquals(bits(before.firstMoments()), bits(after.firstMoments()), "first moments");
-            assertArrayEquals(bits(before.secondMoments()), bits(after.secondMoments()), "second moments");
-            assertEquals(before.status().updates(), after.status().updates(), "updates");
-            assertEquals(3, after.status().skipped(), "skipped");
-            assertEquals(before.status().step() + 3, after.status().step(), "steps");
+            assertGuardSkipsEveryStep(backend, spec, randomImages(random, 32, 4), "decoder.1.weight",
+                    random.nextInt(16), 3);
         }
     }
 
@@ -241,29 +180,10 @@ class CudaTrainingTest {
      */
     @Test
     void aNaNInTheFirstEncoderLayerIsCaughtByTheGuard(TestRandom random) {
-        Idx.Images images = randomImages(random, 32, 4);
         VaeSpec spec = VaeSpec.builder(16, 2).encoderHidden(8).seed(random.nextLong()).build();
-        TrainingOptions options = TrainingOptions.defaults().withBatchSize(8).withProgressEvery(1)
-                .withMaxSkippedInARow(3);
-        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH); Vae vae = Vae.create(spec, backend);
-             Trainer trainer = Trainer.create(vae, images, options)) {
-            trainer.train(1, new TrainingListener() {
-            });
-            float[] poisoned = vae.parameters();
-            poisoned[(int) vae.layout().tensors().get("encoder.0.weight").offset() + random.nextInt(8 * 16)] =
-                    Float.NaN;
-            vae.setParameters(poisoned);
-            TrainingState before = trainer.state();
-            TrainingDivergedException diverged = assertThrows(TrainingDivergedException.class,
-                    () -> trainer.train(2, new TrainingListener() {
-                    }));
-            assertTrue(diverged.getMessage().contains("3 steps in a row"), diverged.getMessage());
-            assertArrayEquals(bits(poisoned), bits(vae.parameters()), "parameters");
-            TrainingState after = trainer.state();
-            assertArrayEquals(bits(before.firstMoments()), bits(after.firstMoments()), "first moments");
-            assertArrayEquals(bits(before.secondMoments()), bits(after.secondMoments()), "second moments");
-            assertEquals(before.status().updates(), after.status().updates(), "updates");
-            assertEquals(3, after.status().skipped(), "skipped");
+        try (CudaBackend backend = CudaBackend.on(cuda, StepMode.GRAPH)) {
+            assertGuardSkipsEveryStep(backend, spec, randomImages(random, 32, 4), "encoder.0.weight",
+                    random.nextInt(8 * 16), 3);
         }
     }
 

@@ -6,20 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.elbo4j.cpu.CpuBackend;
+import dev.elbo4j.cpu.CpuTestSupport;
 import dev.elbo4j.nn.Activation;
 import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.nn.BinarizationMode;
@@ -35,18 +36,12 @@ import dev.elbo4j.reference.TestRandom;
  * values), and a file that is truncated, of another model, edited or foreign is refused with a message naming the
  * defect.
  */
-@ExtendWith(TestRandom.Extension.class)
+@ExtendWith({CpuTestSupport.class, TestRandom.Extension.class})
 class CheckpointTest {
-    private static CpuBackend backend;
+    private final CpuBackend backend;
 
-    @BeforeAll
-    static void open() {
-        backend = CpuBackend.create(1);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
+    CheckpointTest(CpuBackend backend) {
+        this.backend = backend;
     }
 
     private static VaeSpec spec(long seed) {
@@ -101,6 +96,16 @@ class CheckpointTest {
         }
     }
 
+    /**
+     * Writes {@code file}: the checkpoint {@code bytes} of a model of L = 4 with its spec's latent size (in the
+     * header's metadata, JSON inside a JSON string) edited to {@code latent}.
+     */
+    private static Path withLatentEdited(Path file, byte[] bytes, int latent) throws IOException {
+        String text = new String(bytes, StandardCharsets.ISO_8859_1);
+        return Files.write(file, text.replace("\\\"latent\\\":4", "\\\"latent\\\":" + latent)
+                .getBytes(StandardCharsets.ISO_8859_1));
+    }
+
     /** {@code flat} with the layout's alignment gaps zero, as a run's moments always have them. */
     private static float[] onlyTensors(Vae vae, float[] flat) {
         float[] out = new float[flat.length];
@@ -120,21 +125,16 @@ class CheckpointTest {
         byte[] bytes = Files.readAllBytes(file);
 
         Path truncated = folder.resolve("truncated.safetensors");
-        Files.write(truncated, java.util.Arrays.copyOf(bytes, bytes.length - 10));
+        Files.write(truncated, Arrays.copyOf(bytes, bytes.length - 10));
         assertThrows(SafeTensorsFormatException.class, () -> Checkpoint.load(truncated));
 
         // The spec edited to another latent size: the tensors no longer fit it.
-        Path edited = folder.resolve("edited.safetensors");
-        String text = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
-        Files.write(edited, text.replace("\\\"latent\\\":4", "\\\"latent\\\":5")
-                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Path edited = withLatentEdited(folder.resolve("edited.safetensors"), bytes, 5);
         SafeTensorsFormatException otherModel = assertThrows(SafeTensorsFormatException.class,
                 () -> Checkpoint.load(edited));
         assertTrue(otherModel.getMessage().contains("encoder.2.weight"), otherModel.getMessage());
 
-        Path badSpec = folder.resolve("bad-spec.safetensors");
-        Files.write(badSpec, text.replace("\\\"latent\\\":4", "\\\"latent\\\":0")
-                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        Path badSpec = withLatentEdited(folder.resolve("bad-spec.safetensors"), bytes, 0);
         SafeTensorsFormatException invalid = assertThrows(SafeTensorsFormatException.class,
                 () -> Checkpoint.load(badSpec));
         assertTrue(invalid.getMessage().contains("latent (L) must be at least 1 but is 0"), invalid.getMessage());

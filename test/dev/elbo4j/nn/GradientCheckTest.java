@@ -6,14 +6,13 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.util.List;
 import java.util.stream.Stream;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.elbo4j.cpu.CpuBackend;
+import dev.elbo4j.cpu.CpuTestSupport;
 import dev.elbo4j.nn.Backend.Floats;
 import dev.elbo4j.nn.ParameterLayout.Layer;
 import dev.elbo4j.reference.Bernoulli;
@@ -25,21 +24,15 @@ import dev.elbo4j.reference.TestRandom;
  * both likelihoods) against central finite differences of the loss evaluated in double precision by plain loops
  * here, with the same Philox noise: for every activation and every likelihood, with K = 2, warm-up and free bits.
  */
-@ExtendWith(TestRandom.Extension.class)
+@ExtendWith({CpuTestSupport.class, TestRandom.Extension.class})
 class GradientCheckTest {
     private static final int DIMS = 7;
     private static final int LATENT = 3;
     private static final int BATCH = 5;
-    private static CpuBackend backend;
+    private final CpuBackend backend;
 
-    @BeforeAll
-    static void open() {
-        backend = CpuBackend.create(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
+    GradientCheckTest(CpuBackend backend) {
+        this.backend = backend;
     }
 
     static Stream<Arguments> models() {

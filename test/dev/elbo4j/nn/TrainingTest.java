@@ -1,5 +1,9 @@
 package dev.elbo4j.nn;
 
+import static dev.elbo4j.nn.TrainingRuns.assertGuardSkipsEveryStep;
+import static dev.elbo4j.nn.TrainingRuns.assertSameBits;
+import static dev.elbo4j.nn.TrainingRuns.randomImages;
+import static dev.elbo4j.nn.TrainingRuns.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -14,9 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,10 +26,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import dev.elbo4j.cpu.CpuBackend;
+import dev.elbo4j.cpu.CpuTestSupport;
 import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.Idx;
 import dev.elbo4j.data.ImageDataset;
 import dev.elbo4j.io.Checkpoint;
+import dev.elbo4j.nn.TrainingRuns.Run;
 import dev.elbo4j.reference.Bernoulli;
 import dev.elbo4j.reference.Dense;
 import dev.elbo4j.reference.Reparameterization;
@@ -39,21 +43,15 @@ import dev.elbo4j.shape.LatentShape;
  * resumed from a checkpoint continues bit-identically, the non-finite guard leaves the parameters untouched, and
  * the evaluation's numbers hang together.
  */
-@ExtendWith(TestRandom.Extension.class)
+@ExtendWith({CpuTestSupport.class, TestRandom.Extension.class})
 class TrainingTest {
     /** Debian's dataset-fashion-mnist installs here; CI installs it (.ci/run). */
     static final Path FASHION_MNIST = Path.of("/usr/share/datasets/fashion-mnist");
 
-    private static CpuBackend backend;
+    private final CpuBackend backend;
 
-    @BeforeAll
-    static void open() {
-        backend = CpuBackend.create(2);
-    }
-
-    @AfterAll
-    static void close() {
-        backend.close();
+    TrainingTest(CpuBackend backend) {
+        this.backend = backend;
     }
 
     /** The first {@code count} training images of Fashion-MNIST; the test is skipped, saying why, when absent. */
@@ -67,11 +65,6 @@ class TrainingTest {
         Idx.Images all = ImageDataset.load(FASHION_MNIST, ImageDataset.Split.TRAIN).images();
         int pixels = all.pixelsPerImage();
         return new Idx.Images(count, all.rows(), all.columns(), Arrays.copyOf(all.pixels(), count * pixels));
-    }
-
-    /** Random 8-bit images. */
-    static Idx.Images randomImages(TestRandom random, int count, int side) {
-        return new Idx.Images(count, side, side, random.pixels(count * side * side));
     }
 
     @Test
@@ -107,23 +100,11 @@ class TrainingTest {
         Idx.Images images = randomImages(random, 96, 6);
         VaeSpec spec = VaeSpec.builder(36, 3).encoderHidden(17).binarization(binarization).samples(2)
                 .klWarmupSteps(5).seed(random.nextLong()).build();
-        float[][] first = run(spec, images, 3);
-        float[][] second = run(spec, images, 3);
-        assertArrayEquals(first[0], second[0], "parameters");
-        assertArrayEquals(first[1], second[1], "first moments");
-        assertArrayEquals(first[2], second[2], "second moments");
-        float[][] otherSeed = run(spec.toBuilder().seed(spec.seed() + 1).build(), images, 3);
-        assertFalse(Arrays.equals(first[0], otherSeed[0]), "another seed gives other parameters");
-    }
-
-    private static float[][] run(VaeSpec spec, Idx.Images images, int epochs) {
-        try (Vae vae = Vae.create(spec, backend);
-             Trainer trainer = Trainer.create(vae, images, TrainingOptions.defaults().withBatchSize(16))) {
-            trainer.train(epochs, new TrainingListener() {
-            });
-            TrainingState state = trainer.state();
-            return new float[][] {vae.parameters(), state.firstMoments(), state.secondMoments()};
-        }
+        TrainingOptions options = TrainingOptions.defaults().withBatchSize(16);
+        Run first = train(backend, spec, images, options, 3);
+        assertSameBits("a second run", first, train(backend, spec, images, options, 3));
+        Run otherSeed = train(backend, spec.toBuilder().seed(spec.seed() + 1).build(), images, options, 3);
+        assertFalse(Arrays.equals(first.parameters(), otherSeed.parameters()), "another seed gives other parameters");
     }
 
     @Test
@@ -188,29 +169,8 @@ class TrainingTest {
 
     @Test
     void theGuardLeavesParametersAndMomentsUntouchedAndStopsAfterTheLimit(TestRandom random) {
-        Idx.Images images = randomImages(random, 64, 4);
         VaeSpec spec = VaeSpec.builder(16, 2).encoderHidden(8).seed(random.nextLong()).build();
-        TrainingOptions options = TrainingOptions.defaults().withBatchSize(8).withProgressEvery(1)
-                .withMaxSkippedInARow(4);
-        try (Vae vae = Vae.create(spec, backend); Trainer trainer = Trainer.create(vae, images, options)) {
-            trainer.train(1, new TrainingListener() {
-            });
-            float[] poisoned = vae.parameters();
-            poisoned[(int) vae.layout().tensors().get("decoder.0.weight").offset() + 3] = Float.NaN;
-            vae.setParameters(poisoned);
-            TrainingState before = trainer.state();
-            TrainingDivergedException diverged = assertThrows(TrainingDivergedException.class,
-                    () -> trainer.train(3, new TrainingListener() {
-                    }));
-            assertTrue(diverged.getMessage().contains("4 steps in a row"), diverged.getMessage());
-            assertEquals(Arrays.toString(poisoned), Arrays.toString(vae.parameters()), "parameters");
-            TrainingState after = trainer.state();
-            assertArrayEquals(before.firstMoments(), after.firstMoments());
-            assertArrayEquals(before.secondMoments(), after.secondMoments());
-            assertEquals(before.status().updates(), after.status().updates());
-            assertEquals(4, after.status().skipped());
-            assertEquals(before.status().step() + 4, after.status().step());
-        }
+        assertGuardSkipsEveryStep(backend, spec, randomImages(random, 64, 4), "decoder.0.weight", 3, 4);
     }
 
     /**
@@ -219,29 +179,9 @@ class TrainingTest {
      */
     @Test
     void aNaNInTheFirstEncoderLayerIsCaughtByTheGuard(TestRandom random) {
-        Idx.Images images = randomImages(random, 32, 4);
         VaeSpec spec = VaeSpec.builder(16, 2).encoderHidden(8).seed(random.nextLong()).build();
-        TrainingOptions options = TrainingOptions.defaults().withBatchSize(8).withProgressEvery(1)
-                .withMaxSkippedInARow(3);
-        try (Vae vae = Vae.create(spec, backend); Trainer trainer = Trainer.create(vae, images, options)) {
-            trainer.train(1, new TrainingListener() {
-            });
-            float[] poisoned = vae.parameters();
-            poisoned[(int) vae.layout().tensors().get("encoder.0.weight").offset() + random.nextInt(8 * 16)] =
-                    Float.NaN;
-            vae.setParameters(poisoned);
-            TrainingState before = trainer.state();
-            TrainingDivergedException diverged = assertThrows(TrainingDivergedException.class,
-                    () -> trainer.train(2, new TrainingListener() {
-                    }));
-            assertTrue(diverged.getMessage().contains("3 steps in a row"), diverged.getMessage());
-            assertEquals(Arrays.toString(poisoned), Arrays.toString(vae.parameters()), "parameters");
-            TrainingState after = trainer.state();
-            assertArrayEquals(before.firstMoments(), after.firstMoments(), "first moments");
-            assertArrayEquals(before.secondMoments(), after.secondMoments(), "second moments");
-            assertEquals(before.status().updates(), after.status().updates(), "updates");
-            assertEquals(3, after.status().skipped(), "skipped");
-        }
+        assertGuardSkipsEveryStep(backend, spec, randomImages(random, 32, 4), "encoder.0.weight",
+                random.nextInt(8 * 16), 3);
     }
 
     @Test
