@@ -2,10 +2,13 @@
 # Runs on a build machine (JDK 25, Maven, nvcc): builds into target/gpu everything a GPU machine needs to run
 # the CUDA tests and the benchmarks with bench/gpu/run.sh. The GPU machine has CUDA, nvcc and Python but no
 # Java and no network, and target/gpu travels to it with the working tree (64 MiB in all for a device call; this
-# script fails when the two leave less than ELBO4J_GPU_HEADROOM_MIB, default 4), so the bundle carries its own JRE:
+# script fails when the two leave less than ELBO4J_GPU_HEADROOM_MIB, default 4), so the bundle carries its own JRE.
+# The two largest parts travel compressed, and run.sh unpacks them where they are on first use:
 #   target/gpu/lib/           the library jar (with the kernels' fatbin), JMH, the JUnit console launcher, ...
 #   target/gpu/test-classes/  the compiled tests and benchmarks (JMH's generated harness and BenchmarkList)
-#   target/gpu/jre/           a Java 25 runtime jlink'd down to the modules these classes use
+#   target/gpu/jre.tar.xz     jre/: a Java 25 runtime jlink'd down to the modules these classes use
+#   target/gpu/natives.tar.xz natives/: the OpenBLAS natives the CPU backend loads (the CUDA tests compare with it),
+#                             a class-path folder, in place of the 20 MB jar of every OpenBLAS variant
 #   target/gpu/data/          the first ELBO4J_GPU_DATA_IMAGES (2048) Fashion-MNIST training images: all 60000 do
 #                             not fit the carry limit beside the JRE; the training benchmarks repeat them to an
 #                             epoch of 60000 (dev.elbo4j.bench.TrainingProblem, bench/pytorch/vae_train.py)
@@ -55,9 +58,8 @@ fi
 # tools load reflectively or by name: JUnit's console launcher logs through java.logging and writes its XML
 # reports with java.xml; JMH reads the VM's state through java.management and uses sun.misc.Unsafe
 # (jdk.unsupported). jdeps does not follow the dependency jars (--no-recursive): commons-math3 (JMH's
-# statistics) and the JUnit launcher reference java.desktop and java.sql only from code these runs never load.
-# java.desktop is left out even where our own classes use it (image output of the command line): it alone
-# is ~15 MiB, which the size limit cannot afford, and the CUDA tests and benchmarks draw no images.
+# statistics) and the JUnit launcher reference java.desktop and java.sql only from code these runs never load;
+# java.desktop is kept when our own classes use it: the command line's CUDA tests write PNGs.
 # The library jar is a module (dev.elbo4j): jdeps resolves its requires on the module path, and lists the
 # dependencies' modules too, of which jlink takes the JDK's (java.*, jdk.*). Its warnings (split packages between
 # the JUnit launcher's shaded copies and the jars) go to stderr; the module list is its last line.
@@ -66,9 +68,10 @@ own_modules=$(jdeps --multi-release 25 --ignore-missing-deps --no-recursive --pr
   --module-path "$bundle/lib" --class-path "$classpath" "$bundle/lib/$(basename "$library_jar")" \
   "$bundle/test-classes" 2>/dev/null | tail -1)
 modules=$(tr ',' '\n' <<< "$own_modules,java.logging,java.xml,java.management,jdk.unsupported" \
-  | grep -E '^(java|jdk)\.' | grep -vx java.desktop | sort -u | paste -sd, -)
+  | grep -E '^(java|jdk)\.' | sort -u | paste -sd, -)
 echo "== jlink: $modules =="
-jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=zip-9 \
+# No jlink compression: the xz below does better on the plain image (20 MB against 32 with zip-9 inside).
+jlink --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
   --output "$bundle/jre"
 # The JDK's shared libraries keep their symbol tables (libjvm.so: ~5 of its ~30 MB); the bundle needs the room.
 if command -v strip >/dev/null; then
@@ -76,6 +79,22 @@ if command -v strip >/dev/null; then
 else
   echo "prepare: WARNING: no strip here; the JRE keeps its symbol tables (~5 MB more)"
 fi
+
+# The CPU backend's OpenBLAS: of the natives jar, only the JNI library it loads (jniopenblas_nolapack) and the
+# libraries that links, unpacked into a class-path folder (JavaCPP loads them from there).
+natives_jar=$(find "$bundle/lib" -name 'openblas-*-linux-x86_64.jar' | head -1)
+if [ -z "$natives_jar" ]; then
+  echo "prepare: no openblas-*-linux-x86_64.jar in $bundle/lib: the gpu-bundle profile did not copy it" >&2; exit 1
+fi
+natives_path=org/bytedeco/openblas/linux-x86_64
+mkdir -p "$bundle/natives"
+(cd "$bundle/natives" && jar xf "$OLDPWD/$natives_jar" "$natives_path/libjniopenblas_nolapack.so" \
+  "$natives_path/libopenblas.so.0" "$natives_path/libgfortran.so.5" "$natives_path/libquadmath.so.0" \
+  "$natives_path/libgcc_s.so.1")
+# The JNI library links libopenblas_nolapack.so.0 next to it, the name JavaCPP gives libopenblas.so.0 when it
+# unpacks a jar into its cache; from a folder it loads the files where they are.
+ln -s libopenblas.so.0 "$bundle/natives/$natives_path/libopenblas_nolapack.so.0"
+rm "$natives_jar"
 
 # Training data for the training benchmarks: a prefix of Fashion-MNIST's training images as a smaller IDX file.
 data_dir=${ELBO4J_DATA:-/usr/share/datasets/fashion-mnist}
@@ -102,8 +121,15 @@ PY
   echo "jre: $("$bundle/jre/bin/java" -version 2>&1 | head -1); modules: $modules"
   echo "data: the first $data_images training images of $data_dir"
   echo "files:"
-  (cd "$bundle" && du -ab lib data ptxas-report.txt 2>/dev/null | sort -k2)
+  (cd "$bundle" && du -ab lib natives data ptxas-report.txt 2>/dev/null | sort -k2)
 } > "$bundle/BUILD.txt"
+
+# xz takes the JRE from ~86 to ~20 MB and the natives from ~41 to ~5.5 (run.sh unpacks them on the GPU machine).
+echo "== compressing jre/ and natives/ (xz) =="
+for part in jre natives; do
+  tar -C "$bundle" -cJf "$bundle/$part.tar.xz" "$part"
+  rm -rf "${bundle:?}/$part"
+done
 
 size=$(du -sb "$bundle" | cut -f1)
 # What else a device call sends: the tracked and untracked-not-ignored files of the working tree.
@@ -111,7 +137,7 @@ tree=$(git ls-files -z --cached --others --exclude-standard 2>/dev/null | du --f
   | tail -1 | cut -f1)
 tree=${tree:-0}
 mib() { awk -v bytes="$1" 'BEGIN { printf "%.1f", bytes / 1048576 }'; }
-part_sizes=$(cd "$bundle" && du -sh jre lib test-classes data | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
+part_sizes=$(cd "$bundle" && du -sh jre.tar.xz natives.tar.xz lib test-classes data | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')
 echo "== target/gpu: $(mib "$size") MiB ($part_sizes); with the working tree's $(mib "$tree") MiB:" \
   "$(mib $((size + tree))) of the $carry_limit_mib MiB a device call carries =="
 if [ $((size + tree + headroom_mib * 1048576)) -gt $((carry_limit_mib * 1048576)) ]; then

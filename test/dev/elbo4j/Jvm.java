@@ -3,12 +3,15 @@ package dev.elbo4j;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+
+import dev.elbo4j.shape.LatentShape;
 
 /** Starts a JVM like this one's, for tests of how elbo4j behaves on the module path. */
 public final class Jvm {
@@ -22,9 +25,12 @@ public final class Jvm {
     public record Result(int status, String out, String err) {
     }
 
-    /** The module path of dev.elbo4j and its dependencies (the command line's optional ones included). */
+    /**
+     * The module path of dev.elbo4j, where this JVM loaded it from (target/classes in the build, the library jar in
+     * the GPU bundle of bench/gpu), and its dependencies (the command line's optional ones included).
+     */
     public static List<String> modulePath() {
-        List<String> path = new ArrayList<>(List.of(MODULE.toAbsolutePath().toString()));
+        List<String> path = new ArrayList<>(List.of(codeSource(LatentShape.class).toString()));
         path.addAll(classPathJars("jackson-", "picocli-", "openblas-", "javacpp-", "progressbar-", "jline-"));
         return path;
     }
@@ -40,6 +46,15 @@ public final class Jvm {
         String err = new String(process.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the JVM did not end: " + command);
         return new Result(process.exitValue(), out, err);
+    }
+
+    /** The class folder or jar this JVM loaded {@code type} from. */
+    public static Path codeSource(Class<?> type) {
+        try {
+            return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException("the code source of " + type + " is not a path", e);
+        }
     }
 
     /** The jars on this JVM's class path whose file names start with one of {@code prefixes}. */

@@ -54,7 +54,7 @@ class ReadmeExampleTest {
     void theExampleRunsWithElbo4jOnTheModulePath() throws Exception {
         List<String> arguments = new ArrayList<>(List.of("--module-path",
                 String.join(File.pathSeparator, Jvm.modulePath()), "--add-modules", "dev.elbo4j",
-                "--enable-native-access=dev.elbo4j", "-cp", Path.of("target/test-classes").toString()));
+                "--enable-native-access=dev.elbo4j", "-cp", Jvm.codeSource(ElboOnTheGpu.class).toString()));
         String library = System.getProperty("elbo4j.cuda.library");
         if (library != null) {
             arguments.add("-Delbo4j.cuda.library=" + library);
