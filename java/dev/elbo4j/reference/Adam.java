@@ -6,8 +6,8 @@ import dev.elbo4j.nn.AdamSettings;
 
 /**
  * One Adam or AdamW step over flat parameter, gradient and moment arrays, with PyTorch's formulas (see
- * {@link AdamSettings}). Arithmetic is double per element from the float32 inputs; the new moment and parameter
- * values are each rounded once to float32.
+ * {@link AdamSettings}; contract, "Adam"). Arithmetic is double per element from the float32 inputs; the new
+ * moment and parameter values are each rounded once to float32.
  */
 public final class Adam {
 

@@ -7,8 +7,8 @@ import dev.elbo4j.shape.DenseShape;
 
 /**
  * A dense layer with its activation, laid out as PyTorch's {@code nn.Linear} (see {@link DenseShape}):
- * {@code pre = x W^T + b}, {@code y = act(pre)}, and its backward. Arithmetic is double from the float32 inputs;
- * each output element is rounded once to float32.
+ * {@code pre = x W^T + b}, {@code y = act(pre)}, and its backward (contract, "Dense layers"). Arithmetic is double
+ * from the float32 inputs; each output element is rounded once to float32.
  */
 public final class Dense {
 

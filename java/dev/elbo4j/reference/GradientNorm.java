@@ -2,7 +2,10 @@ package dev.elbo4j.reference;
 
 import java.util.Objects;
 
-/** The global L2 norm of a flat gradient, {@code sqrt(sum g^2)}, accumulated in double. */
+/**
+ * The global L2 norm of a flat gradient, {@code sqrt(sum g^2)}, accumulated in double
+ * (contract, "The gradient norm and the guard").
+ */
 public final class GradientNorm {
 
     private GradientNorm() {
