@@ -73,65 +73,7 @@ class CpuBackendTest {
     @ParameterizedTest
     @EnumSource(Activation.class)
     void denseForwardAndBackwardMatchTheReference(Activation activation, TestRandom random) {
-        DenseShape shape = new DenseShape(37, 53, 29);
-        float[] x = random.normals(37 * 53, 1.0);
-        float[] weight = random.normals(29 * 53, 0.3);
-        float[] bias = random.normals(29, 0.5);
-        float[] dY = random.normals(37 * 29, 1.0);
-        float[] pre = new float[37 * 29];
-        float[] y = new float[37 * 29];
-        Dense.forward(shape, x, weight, bias, activation, pre, y);
-        float[] dX = new float[x.length];
-        float[] dWeight = new float[weight.length];
-        float[] dBias = new float[bias.length];
-        Dense.backward(shape, x, weight, pre, activation, dY, dX, dWeight, dBias);
-
-        Floats gx = upload(x);
-        Floats gw = upload(weight);
-        Floats gb = upload(bias);
-        Floats gpre = backend.allocateFloats(pre.length);
-        Floats gy = activation == Activation.IDENTITY ? gpre : backend.allocateFloats(y.length);
-        backend.gemm(GemmPrecision.FP32, false, true, 37, 29, 53, 1f, gx, 53, gw, 53, 0f, gpre, 29);
-        backend.biasActivation(shape, gb, activation, gpre, gy);
-        // A GEMM row's sum runs over 53 products: the tolerance scales with sum |x_i w_i| (the "row sum" rule).
-        double[] preScale = new double[pre.length];
-        for (int r = 0; r < 37; r++) {
-            for (int o = 0; o < 29; o++) {
-                double sum = Math.abs(bias[o]);
-                for (int i = 0; i < 53; i++) {
-                    sum += Math.abs(x[r * 53 + i] * weight[o * 53 + i]);
-                }
-                preScale[r * 29 + o] = sum;
-            }
-        }
-        assertClose(pre, download(gpre), preScale, "preActivation", random);
-        assertClose(y, download(gy), preScale, "output", random);
-
-        Floats gdY = upload(dY);
-        Floats gdW = backend.allocateFloats(weight.length);
-        Floats gdB = backend.allocateFloats(bias.length);
-        Floats gdX = backend.allocateFloats(x.length);
-        Floats dPre = backend.allocateFloats(dY.length);
-        backend.activationBackward(shape, activation, gpre, gdY, dPre);
-        backend.gemm(GemmPrecision.FP32, true, false, 29, 53, 37, 1f, dPre, 29, gx, 53, 0f, gdW, 53);
-        backend.biasGradient(shape, dPre, gdB);
-        backend.gemm(GemmPrecision.FP32, false, false, 37, 53, 29, 1f, dPre, 29, gw, 53, 0f, gdX, 53);
-        double[] wScale = new double[weight.length];
-        double[] bScale = new double[bias.length];
-        double[] xScale = new double[x.length];
-        for (int r = 0; r < 37; r++) {
-            for (int o = 0; o < 29; o++) {
-                double g = Math.abs(dY[r * 29 + o]) * Math.max(1.0, Math.abs(activation.derivative(pre[r * 29 + o])));
-                bScale[o] += g;
-                for (int i = 0; i < 53; i++) {
-                    wScale[o * 53 + i] += g * Math.abs(x[r * 53 + i]);
-                    xScale[r * 53 + i] += g * Math.abs(weight[o * 53 + i]);
-                }
-            }
-        }
-        assertClose(dWeight, download(gdW), wScale, "dWeight", random);
-        assertClose(dBias, download(gdB), bScale, "dBias", random);
-        assertClose(dX, download(gdX), xScale, "dX", random);
+        BackendTesting.assertDenseLayerMatchesTheReference(backend, new DenseShape(37, 53, 29), activation, random);
     }
 
     /** {@link BackendTesting#assertNaNPreActivationStaysNaN}: NaN stays NaN, as in PyTorch. */

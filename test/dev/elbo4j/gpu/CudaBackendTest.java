@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
 
@@ -90,60 +89,8 @@ class CudaBackendTest {
     void aDenseLayerMatchesTheReference(Activation activation, TestRandom random) {
         for (DenseShape shape : new DenseShape[] {new DenseShape(1, 1, 1), new DenseShape(37, 19, 23),
                 new DenseShape(300, 8, 12)}) {
-            int rows = shape.rows();
-            int inputs = shape.inputs();
-            int outputs = shape.outputs();
-            float[] x = random.normals(rows * inputs, 1.0);
-            float[] weight = random.uniforms(outputs * inputs, -0.5, 0.5);
-            float[] bias = random.normals(outputs, 0.5);
-            float[] dY = random.normals(rows * outputs, 1.0);
-            float[] pre = new float[rows * outputs];
-            float[] y = new float[rows * outputs];
-            Dense.forward(shape, x, weight, bias, activation, pre, y);
-            float[] dX = new float[rows * inputs];
-            float[] dWeight = new float[outputs * inputs];
-            float[] dBias = new float[outputs];
-            Dense.backward(shape, x, weight, pre, activation, dY, dX, dWeight, dBias);
             try (CudaBackend backend = CudaBackend.on(cuda, StepMode.DIRECT)) {
-                Floats xs = upload(backend, x);
-                Floats w = upload(backend, weight);
-                Floats b = upload(backend, bias);
-                Floats preBuffer = backend.allocateFloats(rows * outputs);
-                Floats out = backend.allocateFloats(rows * outputs);
-                backend.gemm(GemmPrecision.FP32, false, true, rows, outputs, inputs, 1f, xs, inputs, w, inputs, 0f,
-                        preBuffer, outputs);
-                backend.biasActivation(shape, b, activation, preBuffer, out);
-                Floats grad = upload(backend, dY);
-                Floats dW = backend.allocateFloats(outputs * inputs);
-                Floats dB = backend.allocateFloats(outputs);
-                Floats dXs = backend.allocateFloats(rows * inputs);
-                backend.activationBackward(shape, activation, preBuffer, grad, grad);
-                backend.gemm(GemmPrecision.FP32, true, false, outputs, inputs, rows, 1f, grad, outputs, xs, inputs, 0f,
-                        dW, inputs);
-                backend.biasGradient(shape, grad, dB);
-                backend.gemm(GemmPrecision.FP32, false, false, rows, inputs, outputs, 1f, grad, outputs, w, inputs, 0f,
-                        dXs, inputs);
-                String where = activation + " " + shape;
-                assertClose(where + ": y", y, download(backend, out), random);
-                assertClose(where + ": dWeight", dWeight, download(backend, dW), random);
-                assertClose(where + ": dBias", dBias, download(backend, dB), random);
-                assertClose(where + ": dX", dX, download(backend, dXs), random);
-            }
-        }
-    }
-
-    /**
-     * Within a GEMM's float32 error of the reference: {@code 1e-5 * scale + 1e-5}, the scale being the largest
-     * magnitude of the expected values (the sums behind each element are of that order).
-     */
-    private static void assertClose(String what, float[] expected, float[] actual, TestRandom random) {
-        double scale = 0;
-        for (float value : expected) {
-            scale = Math.max(scale, Math.abs(value));
-        }
-        for (int i = 0; i < expected.length; i++) {
-            if (!(Math.abs(expected[i] - actual[i]) <= 1e-5 * scale + 1e-5)) {
-                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + ", reference " + expected[i]);
+                BackendTesting.assertDenseLayerMatchesTheReference(backend, shape, activation, random);
             }
         }
     }

@@ -4,11 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.nn.Backend.Floats;
+import dev.elbo4j.reference.Dense;
 import dev.elbo4j.reference.TestRandom;
 import dev.elbo4j.shape.DenseShape;
 
-/** What the tests of each {@link Backend}'s operations share: host copies in and out, the NaN-aware comparison. */
+/**
+ * What the tests of each {@link Backend}'s operations share: host copies in and out, a dense layer against the
+ * reference, the NaN-aware comparison.
+ */
 public final class BackendTesting {
 
     private BackendTesting() {
@@ -26,6 +31,88 @@ public final class BackendTesting {
         float[] out = new float[(int) buffer.size()];
         backend.download(buffer, out);
         return out;
+    }
+
+    /**
+     * One dense layer of {@code shape} on {@code backend} as the model runs it (the GEMM {@code x W^T}, bias and
+     * activation; the activation's derivative in place, the weight and input gradients' GEMMs and the bias
+     * gradient) against {@link Dense} on fresh random inputs: every element within the spec's rule for sums,
+     * {@code 1e-5} of the sum of the magnitudes behind it plus {@code 1e-5}.
+     */
+    public static void assertDenseLayerMatchesTheReference(Backend backend, DenseShape shape, Activation activation,
+                                                           TestRandom random) {
+        int rows = shape.rows();
+        int inputs = shape.inputs();
+        int outputs = shape.outputs();
+        float[] x = random.normals(rows * inputs, 1.0);
+        float[] weight = random.normals(outputs * inputs, 0.3);
+        float[] bias = random.normals(outputs, 0.5);
+        float[] dY = random.normals(rows * outputs, 1.0);
+        float[] pre = new float[rows * outputs];
+        float[] y = new float[rows * outputs];
+        Dense.forward(shape, x, weight, bias, activation, pre, y);
+        float[] dX = new float[x.length];
+        float[] dWeight = new float[weight.length];
+        float[] dBias = new float[bias.length];
+        Dense.backward(shape, x, weight, pre, activation, dY, dX, dWeight, dBias);
+
+        Floats gx = upload(backend, x);
+        Floats gw = upload(backend, weight);
+        Floats gpre = backend.allocateFloats(pre.length);
+        Floats gy = activation == Activation.IDENTITY ? gpre : backend.allocateFloats(y.length);
+        backend.gemm(GemmPrecision.FP32, false, true, rows, outputs, inputs, 1f, gx, inputs, gw, inputs, 0f, gpre,
+                outputs);
+        backend.biasActivation(shape, upload(backend, bias), activation, gpre, gy);
+        Floats gdPre = upload(backend, dY);
+        backend.activationBackward(shape, activation, gpre, gdPre, gdPre);
+        Floats gdW = backend.allocateFloats(weight.length);
+        Floats gdB = backend.allocateFloats(bias.length);
+        Floats gdX = backend.allocateFloats(x.length);
+        backend.gemm(GemmPrecision.FP32, true, false, outputs, inputs, rows, 1f, gdPre, outputs, gx, inputs, 0f, gdW,
+                inputs);
+        backend.biasGradient(shape, gdPre, gdB);
+        backend.gemm(GemmPrecision.FP32, false, false, rows, inputs, outputs, 1f, gdPre, outputs, gw, inputs, 0f, gdX,
+                inputs);
+
+        // The magnitudes behind each element: |b| + sum_i |x w| for the pre-activation (and the output, the
+        // activations being about 1-Lipschitz), |dY act'| summed over what each gradient sums.
+        double[] preScale = new double[pre.length];
+        double[] wScale = new double[weight.length];
+        double[] bScale = new double[bias.length];
+        double[] xScale = new double[x.length];
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < outputs; o++) {
+                double sum = Math.abs(bias[o]);
+                double g = Math.abs(dY[r * outputs + o])
+                        * Math.max(1.0, Math.abs(activation.derivative(pre[r * outputs + o])));
+                bScale[o] += g;
+                for (int i = 0; i < inputs; i++) {
+                    sum += Math.abs(x[r * inputs + i] * weight[o * inputs + i]);
+                    wScale[o * inputs + i] += g * Math.abs(x[r * inputs + i]);
+                    xScale[r * inputs + i] += g * Math.abs(weight[o * inputs + i]);
+                }
+                preScale[r * outputs + o] = sum;
+            }
+        }
+        String where = activation + " " + shape;
+        assertWithin(pre, download(backend, gpre), preScale, where + ": preActivation", random);
+        assertWithin(y, download(backend, gy), preScale, where + ": output", random);
+        assertWithin(dWeight, download(backend, gdW), wScale, where + ": dWeight", random);
+        assertWithin(dBias, download(backend, gdB), bScale, where + ": dBias", random);
+        assertWithin(dX, download(backend, gdX), xScale, where + ": dX", random);
+    }
+
+    /** Each element within {@code 1e-5 scale[i] + 1e-5} of the reference. */
+    private static void assertWithin(float[] expected, float[] actual, double[] scale, String what,
+                                     TestRandom random) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            double tolerance = 1e-5 * scale[i] + 1e-5;
+            if (!(Math.abs(expected[i] - actual[i]) <= tolerance)) {
+                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + " but the reference gives "
+                        + expected[i] + " (tolerance " + tolerance + ")");
+            }
+        }
     }
 
     /** Elementwise within the spec's tolerance, with NaN exactly where the reference has NaN. */
