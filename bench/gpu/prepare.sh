@@ -3,7 +3,8 @@
 # the CUDA tests and the benchmarks with bench/gpu/run.sh. The GPU machine has CUDA, nvcc and Python but no
 # Java and no network, and target/gpu travels to it with the working tree (64 MiB in all for a device call; this
 # script fails when the two leave less than ELBO4J_GPU_HEADROOM_MIB, default 4), so the bundle carries its own JRE.
-# The two largest parts travel compressed, and run.sh unpacks them where they are on first use:
+# The two largest parts travel compressed; run.sh unpacks them under $TMPDIR at each run (not into target/gpu,
+# which must stay small enough to carry after a rehearsal here):
 #   target/gpu/lib/           the library jar (with the kernels' fatbin), JMH, the JUnit console launcher, ...
 #   target/gpu/test-classes/  the compiled tests and benchmarks (JMH's generated harness and BenchmarkList)
 #   target/gpu/jre.tar.xz     jre/: a Java 25 runtime jlink'd down to the modules these classes use

@@ -25,8 +25,8 @@
 #            Not in the default set: each takes ~5-8 minutes, so each is a device call of its own.
 #   session  the whole GPU session in one device call of about ELBO4J_SESSION_S (default 360) seconds:
 #            tests, train, jmh, pytorch, report, each in a shorter configuration and within its share of the
-#            time (tests 25%, train 40%, jmh 20%, pytorch 10%, report the rest; a step stops at its share or at
-#            the session's end, whichever is first, and the summary says it was cut): train measures
+#            time (tests 15%, train 50%, jmh 20%, pytorch 10%, report 5%, each with what the steps before it left
+#            unused; a step stops there, and the summary says it was cut): train measures
 #            784-400-20/128 and 784-512-512-32/4096 with PyTorch eager and reduce-overhead, 2 repeats; jmh
 #            runs the fused and unfused methods (not the CPU reference) in the JMH JVM of each class (-f 0),
 #            1 warm-up and 2 measured iterations of 200 ms; the PyTorch peer 20 repetitions. A first look,
@@ -99,23 +99,27 @@ steps=(env kernels "${steps[@]}")
 session_s=${ELBO4J_SESSION_S:-360}
 
 bundle=target/gpu
-java=$bundle/jre/bin/java
-if [ ! -d "$bundle/test-classes" ] || { [ ! -x "$java" ] && [ ! -f "$bundle/jre.tar.xz" ]; }; then
+if [ ! -d "$bundle/test-classes" ] || [ ! -f "$bundle/jre.tar.xz" ] || [ ! -f "$bundle/natives.tar.xz" ]; then
   echo "run.sh: no bundle in $bundle: run bench/gpu/prepare.sh on a machine with Java and carry target/gpu" >&2
   exit 2
 fi
-# prepare.sh compresses the JRE and the OpenBLAS natives for the trip: unpack them once, in place.
-for part in jre natives; do
-  if [ ! -d "$bundle/$part" ] && [ -f "$bundle/$part.tar.xz" ]; then
-    tar -C "$bundle" -xJf "$bundle/$part.tar.xz" || { echo "run.sh: cannot unpack $bundle/$part.tar.xz" >&2; exit 2; }
-  fi
-done
+# The steps' working folders, and the JRE and OpenBLAS natives that prepare.sh compressed for the trip, unpacked
+# here rather than in target/gpu, which must stay small enough to carry.
+if [ -z "$internal_step" ]; then
+  results=$(mktemp -d "${TMPDIR:-/tmp}/elbo4j-run.XXXXXX")
+  mkdir "$results/bundle"
+  for part in jre natives; do
+    tar -C "$results/bundle" -xJf "$bundle/$part.tar.xz" \
+      || { echo "run.sh: cannot unpack $bundle/$part.tar.xz" >&2; exit 2; }
+  done
+fi
+java=$results/bundle/jre/bin/java
 cuda_library=${ELBO4J_CUDA_LIBRARY:-}
-device_kernels=$bundle/device-kernels
+device_kernels=$results/device-kernels
 python=${PYTHON:-python3}
 
 class_path() {
-  local cp="$bundle/test-classes:$bundle/lib/*:$bundle/natives"
+  local cp="$bundle/test-classes:$bundle/lib/*:$results/bundle/natives"
   # A fatbin compiled here (kernels step) shadows the jar's: the class loader finds the first resource.
   [ -f "$device_kernels/classes/dev/elbo4j/kernels/elbo4j.fatbin" ] && cp="$device_kernels/classes:$cp"
   echo "$cp"
@@ -324,14 +328,15 @@ if [ -n "$internal_step" ]; then
   exit
 fi
 
-# A session step's share of the session, in percent.
+# A session step's share of the session, in percent (the kernels step has none: it adds no time when it skips).
 session_share() {
   case "$1" in
-    tests) echo 25 ;;
-    train) echo 40 ;;
+    tests) echo 15 ;;
+    train) echo 50 ;;
     jmh) echo 20 ;;
     pytorch) echo 10 ;;
-    *) echo 5 ;;
+    report) echo 5 ;;
+    *) echo 0 ;;
   esac
 }
 
@@ -349,12 +354,13 @@ tee_pid=$!
 finish() {
   exec 1>&3 2>&3
   wait "$tee_pid"
+  rm -rf "${results:?}/bundle"
   exit "$1"
 }
 
-results=$(mktemp -d "${TMPDIR:-/tmp}/elbo4j-run.XXXXXX")
 echo "run.sh ${arguments}: steps ${steps[*]}; working folders in $results, archives and summary.txt in $OUT"
-$session && echo "session of ${session_s} s: tests 25%, train 40%, jmh 20%, pytorch 10%, report the rest"
+$session && echo "session of ${session_s} s: tests 15%, train 50%, jmh 20%, pytorch 10%, report 5%, each step" \
+  "with what the steps before it left unused"
 session_end=$((SECONDS + session_s))
 step_flags=()
 $smoke && step_flags+=(--smoke)
@@ -365,16 +371,22 @@ for index in "${!steps[@]}"; do
   archive=$(archive_of "$step")
   mkdir -p "$results/$archive"
   log=$results/$archive/$step.log
-  # The step's time limit: 0 (none) outside a session; in one, the step's share of the session (the kernels
-  # step, which compiles only when the jar's fatbin cannot load, 120 s), never so late that the steps after it
-  # have less than 10 s each.
+  # The step's time limit: 0 (none) outside a session. In one: its share of the session plus what the steps
+  # before it left unused (the time left less the later steps' shares), but never so late that the steps after it
+  # have less than 10 s each. The kernels step, which compiles only when the jar's fatbin cannot load, has 120 s
+  # and no share: a compilation takes its time from the later steps.
   limit=0
   if $session && [ "$step" != env ]; then
+    later_shares=0
+    for later_step in "${steps[@]:index+1}"; do
+      later_shares=$((later_shares + session_s * $(session_share "$later_step") / 100))
+    done
+    left=$((session_end - SECONDS))
     limit=$((session_s * $(session_share "$step") / 100))
     [ "$step" = kernels ] && limit=120
-    later=$((${#steps[@]} - 1 - index))
-    left=$((session_end - SECONDS - 10 * later))
-    [ "$left" -lt "$limit" ] && limit=$left
+    [ "$step" != kernels ] && [ $((left - later_shares)) -gt "$limit" ] && limit=$((left - later_shares))
+    floor=$((left - 10 * (${#steps[@]} - 1 - index)))
+    [ "$floor" -lt "$limit" ] && limit=$floor
     if [ "$limit" -lt 10 ]; then
       echo "===== $step: CUT, no session time left ====="
       failed+=("$step (no time left)")
