@@ -105,18 +105,26 @@ if [ ! -d "$bundle/test-classes" ] || [ ! -f "$bundle/jre.tar.xz" ] || [ ! -f "$
 fi
 # The steps' working folders, and the JRE and OpenBLAS natives that prepare.sh compressed for the trip, unpacked
 # here rather than in target/gpu, which must stay small enough to carry.
+python=${PYTHON:-python3}
+# $1 (a .tar.xz) into the folder $2: with xz where there is one, else with Python's lzma.
+unpack() {
+  if command -v xz >/dev/null; then
+    tar -C "$2" -xJf "$1"
+  else
+    "$python" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="tar")' "$1" "$2"
+  fi
+}
 if [ -z "$internal_step" ]; then
   results=$(mktemp -d "${TMPDIR:-/tmp}/elbo4j-run.XXXXXX")
   mkdir "$results/bundle"
   for part in jre natives; do
-    tar -C "$results/bundle" -xJf "$bundle/$part.tar.xz" \
+    unpack "$bundle/$part.tar.xz" "$results/bundle" \
       || { echo "run.sh: cannot unpack $bundle/$part.tar.xz" >&2; exit 2; }
   done
 fi
 java=$results/bundle/jre/bin/java
 cuda_library=${ELBO4J_CUDA_LIBRARY:-}
 device_kernels=$results/device-kernels
-python=${PYTHON:-python3}
 
 class_path() {
   local cp="$bundle/test-classes:$bundle/lib/*:$results/bundle/natives"
