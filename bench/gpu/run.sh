@@ -284,8 +284,8 @@ training_comparison() {
   local name=$1 rows=$2
   shift 2
   # $dir/$name.json holds every number; the JMH logs, PyTorch's JSON and the agreement fixtures go to $dir/work
-  # (the archive leaves out files over 4 MiB: the fixtures' tensors). TRAIN_ARGS is split on whitespace on
-  # purpose: it is a list of options.
+  # (the archive leaves out the fixtures' tensors). TRAIN_ARGS is split on whitespace on purpose: it is a list of
+  # options.
   local options=(--backend cuda --data "$bundle/data" --python "$python" --json "$dir/$name.json"
     --work "$dir/work" "$@")
   local command="bench/gpu/run.sh $name"
@@ -348,12 +348,14 @@ session_share() {
   esac
 }
 
-# $OUT/NAME.tar.gz from the working folder NAME, less its files over 4 MiB (named in the output).
+# $OUT/NAME.tar.gz from the working folder NAME, less the agreement fixtures' tensors (*.safetensors: their
+# verdicts are in the JSON) and any other file over 4 MiB (named in the output).
 pack() {
   local name=$1 large
-  large=$(cd "$results" && find "$name" -type f -size +4096k -printf '%p (%s bytes) ')
+  large=$(cd "$results" && find "$name" -type f -size +4096k ! -name '*.safetensors' -printf '%p (%s bytes) ')
   [ -n "$large" ] && echo "   $name.tar.gz leaves out files over 4 MiB: $large"
-  (cd "$results" && find "$name" -type f -size -4097k -print0 | tar czf "$OUT/$name.tar.gz" --null -T -)
+  (cd "$results" && find "$name" -type f -size -4097k ! -name '*.safetensors' -print0 \
+    | tar czf "$OUT/$name.tar.gz" --null -T -)
 }
 
 # What run.sh prints also goes to $OUT/summary.txt.
