@@ -57,6 +57,8 @@
 #   TRAIN_ARGS             extra options of TrainingComparison, e.g. '--variants eager,compile --peer-repeats 2'
 #   TMPDIR                 where the steps work before their archives go to $OUT (default /tmp)
 set -uo pipefail
+# This script by an absolute path: the main loop starts each step as a run of its own.
+script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/../.." || exit 2
 
 if [ -z "${OUT:-}" ]; then
@@ -407,7 +409,7 @@ for index in "${!steps[@]}"; do
   started=$SECONDS
   # Its own process group under timeout, so that a step cut short takes its JVMs and Python with it.
   ELBO4J_JMH_BUDGET_S=${ELBO4J_JMH_BUDGET_S:-$([ "$limit" -gt 0 ] && echo $((limit - 5)) || echo 480)} \
-    timeout --kill-after=10 "$limit" bash "$0" "${step_flags[@]}" __step "$step" "$results" > "$log" 2>&1
+    timeout --kill-after=10 "$limit" bash "$script" "${step_flags[@]}" __step "$step" "$results" > "$log" 2>&1
   rc=$?
   took=$((SECONDS - started))
   if [ "$rc" -eq "$skipped" ]; then
@@ -429,7 +431,7 @@ for index in "${!steps[@]}"; do
       echo "===== $step: FAILED, exit $rc ($took s); the end of $archive/$step.log: ====="
     fi
     tail -40 "$log"
-    # A training run cut short keeps the rows it finished (its JSON is rewritten after each).
+    # A training run that failed may have printed its table; one cut short keeps in its JSON the rows it finished.
     case "$step" in
       train|train_tf32) sed -n '/^Training steps per second/,$p' "$log" ;;
     esac
