@@ -60,6 +60,8 @@ final class TrainCommand implements Callable<Integer> {
     static final int DEFAULT_EPOCHS = 3;
     /** Test images of the default final IWAE estimate (K = 1000 costs 1000 decoder passes per image). */
     static final int DEFAULT_IWAE_IMAGES = 1000;
+    /** torch.optim.AdamW's default weight decay, taken when --adamw comes without --weight-decay. */
+    static final float ADAMW_DEFAULT_DECAY = 0.01f;
 
     @Spec
     private CommandSpec spec;
@@ -122,6 +124,23 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", paramLabel = "LR", defaultValue = "1e-3",
             description = "Adam's learning rate (default: ${DEFAULT-VALUE}).")
     private float learningRate;
+
+    @Option(names = "--weight-decay", paramLabel = "W",
+            description = "Weight decay: Adam's L2 penalty added to the gradient, or with --adamw the decoupled decay "
+                    + "of torch.optim.AdamW (default: 0, or " + ADAMW_DEFAULT_DECAY + " with --adamw as in PyTorch).")
+    private Float weightDecay;
+
+    @Option(names = "--adamw", description = "AdamW: decay the weights apart from the gradient (decoupled weight decay).")
+    private boolean adamw;
+
+    @Option(names = "--clip-norm", paramLabel = "C",
+            description = "Scale the gradients down when their global L2 norm exceeds C, as "
+                    + "torch.nn.utils.clip_grad_norm_ (default: no clipping).")
+    private Float clipNorm;
+
+    @Option(names = "--gaussian-logvar", paramLabel = "S",
+            description = "The log-variance of --likelihood gaussian-fixed (default: 0, unit variance).")
+    private Float gaussianLogVariance;
 
     @Option(names = "--precision", paramLabel = "fp32|tf32|bf16", defaultValue = "fp32",
             converter = Choices.Precisions.class,
@@ -191,7 +210,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainingState resumedState = null;
         float[] resumedParameters = null;
         VaeSpec resumedSpec = null;
-        AdamSettings adam = AdamSettings.defaults().withLearningRate(learningRate);
+        AdamSettings adam = adamSettings();
         if (resume != null) {
             RunCheckpoint saved = RunCheckpoint.read(resume);
             resumedSpec = saved.spec();
@@ -441,6 +460,19 @@ final class TrainCommand implements Callable<Integer> {
         if (!(freeBits >= 0) || Float.isInfinite(freeBits)) {
             throw usage("--free-bits must be a number of at least 0 but is " + freeBits);
         }
+        if (weightDecay != null && (!(weightDecay >= 0) || Float.isInfinite(weightDecay))) {
+            throw usage("--weight-decay must be a number of at least 0 but is " + weightDecay);
+        }
+        if (clipNorm != null && (!(clipNorm > 0) || Float.isInfinite(clipNorm))) {
+            throw usage("--clip-norm must be a positive number but is " + clipNorm);
+        }
+        if (gaussianLogVariance != null && likelihood != Likelihood.GAUSSIAN_FIXED) {
+            throw usage("--gaussian-logvar is the log-variance of --likelihood gaussian-fixed, not "
+                    + new Choices.Likelihoods().wordOf(likelihood));
+        }
+        if (gaussianLogVariance != null && !Float.isFinite(gaussianLogVariance)) {
+            throw usage("--gaussian-logvar must be a finite number but is " + gaussianLogVariance);
+        }
         if (binarize != BinarizationMode.NONE && likelihood.isGaussian()) {
             throw usage("--binarize " + new Choices.Binarizations().wordOf(binarize) + " is for the Bernoulli "
                     + "likelihood, not " + new Choices.Likelihoods().wordOf(likelihood));
@@ -470,7 +502,12 @@ final class TrainCommand implements Callable<Integer> {
         compare(differences, "--precision", asked.precision(), saved.precision());
         compare(differences, "--seed", asked.seed(), saved.seed());
         compare(differences, "--batch", batch, state.batchSize());
+        compare(differences, "--gaussian-logvar", asked.fixedLogVariance(), saved.fixedLogVariance());
         compare(differences, "--lr", learningRate, adam.learningRate());
+        AdamSettings askedAdam = adamSettings();
+        compare(differences, "--weight-decay", askedAdam.weightDecay(), adam.weightDecay());
+        compare(differences, "--adamw", askedAdam.decoupledWeightDecay(), adam.decoupledWeightDecay());
+        compare(differences, "--clip-norm", askedAdam.maxGradNorm(), adam.maxGradNorm());
         if (!differences.isEmpty()) {
             throw new CliFailure("the checkpoint " + resume + " is of another model spec (" + saved.summary()
                     + "): " + String.join(", ", differences) + "; a resumed run keeps its model and settings, so "
@@ -484,10 +521,18 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    /** Adam as PyTorch's defaults, changed by --lr, --weight-decay, --adamw and --clip-norm. */
+    private AdamSettings adamSettings() {
+        float decay = weightDecay != null ? weightDecay : adamw ? ADAMW_DEFAULT_DECAY : 0f;
+        return AdamSettings.defaults().withLearningRate(learningRate).withWeightDecay(decay, adamw)
+                .withMaxGradNorm(clipNorm != null ? clipNorm : Float.POSITIVE_INFINITY);
+    }
+
     private VaeSpec modelSpec(int inputs) {
         try {
             return VaeSpec.builder(inputs, latent).encoderHidden(hidden.stream().mapToInt(Integer::intValue).toArray())
-                    .activation(activation).likelihood(likelihood).beta(beta).klWarmupSteps(klWarmup)
+                    .activation(activation).likelihood(likelihood)
+                    .fixedLogVariance(gaussianLogVariance != null ? gaussianLogVariance : 0f).beta(beta).klWarmupSteps(klWarmup)
                     .freeBits(freeBits).samples(samples).binarization(binarize).precision(precision).seed(seed)
                     .build();
         } catch (IllegalArgumentException e) {

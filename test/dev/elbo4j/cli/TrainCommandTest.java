@@ -21,6 +21,7 @@ import dev.elbo4j.cuda.CudaRuntime;
 import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.IdxFiles;
+import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.reference.TestRandom;
 
 import org.junit.jupiter.api.Tag;
@@ -125,6 +126,16 @@ class TrainCommandTest {
         Cli.run(train(data, out, "--lr", "fast")).failsWith(Main.EXIT_USAGE, "'fast' is not a float");
         Cli.run(train(data, out, "--lr", "-0.1")).failsWith(Main.EXIT_USAGE, "--lr must be a positive number");
         Cli.run(train(data, out, "--lr", "NaN")).failsWith(Main.EXIT_USAGE, "--lr must be a positive number");
+        Cli.run(train(data, out, "--weight-decay", "-1"))
+                .failsWith(Main.EXIT_USAGE, "--weight-decay must be a number of at least 0 but is -1.0");
+        Cli.run(train(data, out, "--clip-norm", "0")).failsWith(Main.EXIT_USAGE, "--clip-norm must be a positive number");
+        Cli.run(train(data, out, "--clip-norm", "Infinity"))
+                .failsWith(Main.EXIT_USAGE, "--clip-norm must be a positive number");
+        Cli.run(train(data, out, "--gaussian-logvar", "-2"))
+                .failsWith(Main.EXIT_USAGE, "--gaussian-logvar is the log-variance of --likelihood gaussian-fixed, "
+                        + "not bernoulli");
+        Cli.run(train(data, out, "--likelihood", "gaussian-fixed", "--gaussian-logvar", "NaN"))
+                .failsWith(Main.EXIT_USAGE, "--gaussian-logvar must be a finite number but is NaN");
         Cli.run(train(data, out, "--activation", "sigmoid"))
                 .failsWith(Main.EXIT_USAGE, "'sigmoid' is not one of relu, tanh, leaky-relu, silu");
         Cli.run(train(data, out, "--likelihood", "gaussian-dim", "--binarize", "dynamic"))
@@ -270,6 +281,38 @@ class TrainCommandTest {
     }
 
     /**
+     * AdamW, clipping and the fixed Gaussian log-variance reach the trainer and the checkpoint; a resumed run keeps
+     * them and refuses others.
+     */
+    @Test
+    void optimizerAndLikelihoodSettingsAreSavedAndKeptOnResume(TestRandom random) throws IOException {
+        Path data = Cli.tinyData(directory.resolve("data"), random, 64, 16);
+        Path out = directory.resolve("run");
+        Cli.run(train(data, out, "--adamw", "--clip-norm", "5", "--likelihood", "gaussian-fixed",
+                "--gaussian-logvar", "-2")).expect(0);
+        Path checkpoint = out.resolve(RunFolder.CHECKPOINT);
+        RunCheckpoint saved = RunCheckpoint.read(checkpoint);
+        assertEquals(-2f, saved.spec().fixedLogVariance());
+        AdamSettings adam = saved.adam().orElseThrow();
+        assertTrue(adam.decoupledWeightDecay(), adam.toString());
+        assertEquals(TrainCommand.ADAMW_DEFAULT_DECAY, adam.weightDecay());
+        assertEquals(5f, adam.maxGradNorm());
+
+        Cli.run(train(data, out, "--resume", checkpoint.toString(), "--epochs", "2", "--clip-norm", "1",
+                "--weight-decay", "0.5")).failsWith(Main.EXIT_FAILURE, "--weight-decay 0.5 where it has 0.01, "
+                        + "--clip-norm 1.0 where it has 5.0");
+        Cli.run(train(data, out, "--resume", checkpoint.toString(), "--epochs", "2")).expect(0);
+        assertEquals(adam, RunCheckpoint.read(checkpoint).adam().orElseThrow());
+
+        Path adam2 = directory.resolve("adam");
+        Cli.run(train(data, adam2, "--weight-decay", "0.1")).expect(0);
+        AdamSettings l2 = RunCheckpoint.read(adam2.resolve(RunFolder.CHECKPOINT)).adam().orElseThrow();
+        assertFalse(l2.decoupledWeightDecay(), l2.toString());
+        assertEquals(0.1f, l2.weightDecay());
+        assertFalse(l2.clips(), l2.toString());
+    }
+
+    /**
      * Ctrl-C in the middle of epoch 2 stops after the step, writes the checkpoint, says where and exits 130; --resume
      * then finishes the run, which ends with exactly the parameters of a run that was never interrupted.
      */
@@ -346,6 +389,7 @@ class TrainCommandTest {
         Cli.Run help = Cli.run("train", "--help").expect(0);
         for (String option : new String[] {"--data=DIR", "--epochs=N", "--batch=N", "--hidden=N[,N...]",
             "--latent=L", "--activation=relu|tanh|leaky-relu|silu", "--likelihood=bernoulli|gaussian[-fixed|-dim|-row]",
+            "--gaussian-logvar=S", "--weight-decay=W", "--adamw", "--clip-norm=C",
             "--binarize=none|static|dynamic", "--beta=B", "--kl-warmup=STEPS", "--free-bits=F", "--k=K", "--lr=LR",
             "--precision=fp32|tf32|bf16", "--device=auto|cuda|cpu", "--threads=N", "--seed=S", "--out=DIR",
             "--resume=CHECKPOINT", "--force", "--iwae-k=K", "--iwae-images=N", "--traverse=DIM", "--train-images=N",
