@@ -3,7 +3,7 @@
 # dev.elbo4j.bench.TrainingComparison (see bench/README.md, "Training against PyTorch"). The CPU by default;
 # --backend cuda on a machine with a GPU and Java (a GPU machine without Java: bench/gpu/run.sh train).
 # usage: bench/compare-training.sh [--build] [TrainingComparison options, e.g. --rows 784-400-20/128 --quick]
-#   --build  compiles first (mvn -o -DskipTests test-compile); without it the classes of the last build are used
+#   --build  compiles first (mvn -o test-compile; -DskipTests would skip compiling the benchmarks); without it the classes of the last build are used
 # env: ELBO4J_JDK (default /usr/lib/jvm/temurin-25-jdk-amd64); ELBO4J_CUDA_LIBRARY (a CUDA driver library to
 #      use instead of libcuda.so.1, e.g. target/native/libelbo4j-cudaemu.so: the emulator, a plumbing check only)
 set -euo pipefail
@@ -15,7 +15,7 @@ classpath_file=target/bench/classpath.txt
 
 if [ "${1:-}" = --build ] || [ ! -d target/test-classes/dev/elbo4j/bench ]; then
   [ "${1:-}" = --build ] && shift
-  mvn -B -ntp -o -q -DskipTests test-compile </dev/null
+  mvn -B -ntp -o -q test-compile </dev/null
 fi
 if [ ! -f "$classpath_file" ] || [ pom.xml -nt "$classpath_file" ]; then
   mkdir -p target/bench

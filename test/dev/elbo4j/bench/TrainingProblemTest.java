@@ -84,7 +84,7 @@ class TrainingProblemTest {
             long before = problem.trainer().status().step();
             for (int i = 0; i < 10; i++) {
                 problem.step();
-                problem.rest();
+                problem.stepTimingGemms();
             }
             assertEquals(before + 20, problem.trainer().status().step());
         }

@@ -40,8 +40,8 @@ import picocli.CommandLine.Option;
 
 /**
  * elbo4j's training against PyTorch's, measured in one run and printed as one table: for each chosen row (model,
- * batch, GEMM precision) the JMH benchmark of elbo4j's training step, its GEMMs alone (the floor) and the rest of
- * the step ({@link CpuTrainingBench}; on a GPU {@link CudaTrainingBench}: the step replayed as a CUDA graph and run
+ * batch, GEMM precision) the JMH benchmark of elbo4j's training step, its GEMMs alone (the floor) and the step
+ * split into its GEMMs and the rest ({@link CpuTrainingBench}; on a GPU {@link CudaTrainingBench}: the step replayed as a CUDA graph and run
  * directly, and the GEMMs), then the PyTorch peer ({@code bench/pytorch/vae_train.py speed}) on the same model,
  * batch, data and thread count (on a GPU: eager, torch.compile and torch.compile(mode="reduce-overhead")). Before the
  * rows, the agreement check: a few elbo4j steps from one checkpoint ({@link AgreementFixture}) redone by PyTorch from
@@ -61,7 +61,7 @@ public final class TrainingComparison implements Callable<Integer> {
     /** Where elbo4j trains, with what each needs. */
     enum Platform {
         CPU(List.of("784-400-20/128", "784-400-20/1024", "784-512-512-32/128", "784-512-512-32/1024"),
-                List.of("step", "gemms", "rest"), "/usr/bin/python3", "eager"),
+                List.of("step", "gemms", "split"), "/usr/bin/python3", "eager"),
         CUDA(List.of("784-400-20/128", "784-400-20/4096", "784-512-512-32/128", "784-512-512-32/4096",
                 "784-400-20/128/tf32", "784-400-20/4096/tf32", "784-512-512-32/128/tf32",
                 "784-512-512-32/4096/tf32"),
@@ -194,9 +194,10 @@ public final class TrainingComparison implements Callable<Integer> {
 
     /**
      * JMH's milliseconds per step (per epoch for the epoch) of one method, with its 99.9% error (NaN from a single
-     * iteration), and on a GPU the CUDA-event milliseconds per step (NaN where not measured).
+     * iteration), on a GPU the CUDA-event milliseconds per step, and for the CPU's {@code split} the milliseconds of
+     * the GEMMs inside the step (NaN where not measured).
      */
-    record Timing(double millis, double error, double gpuMillis) {
+    record Timing(double millis, double error, double gpuMillis, double gemmMillis) {
         double perSecond() {
             return 1e3 / millis;
         }
@@ -327,6 +328,9 @@ public final class TrainingComparison implements Callable<Integer> {
             if (!Double.isNaN(timing.gpuMillis())) {
                 entry.put("gpu_ms_per_step", timing.gpuMillis());
             }
+            if (!Double.isNaN(timing.gemmMillis())) {
+                entry.put("gemm_ms_per_step", timing.gemmMillis());
+            }
         });
         System.out.println("elbo4j: " + String.join(", ", elbo4j.entrySet().stream()
                 .map(e -> e.getKey() + " " + fixed(e.getValue().millis(), 3) + " ms").toList()));
@@ -443,7 +447,10 @@ public final class TrainingComparison implements Callable<Integer> {
             Result<?> gpuNanos = result.getSecondaryResults().get("gpuNanos");
             double gpuMillis = calls != null && gpuNanos != null && calls.getScore() > 0
                     ? gpuNanos.getScore() / calls.getScore() / 1e6 : Double.NaN;
-            timings.put(method, new Timing(millis, primary.getScoreError() * scale, gpuMillis));
+            Result<?> gemmNanos = result.getSecondaryResults().get("gemmNanos");
+            double gemmMillis = calls != null && gemmNanos != null && calls.getScore() > 0
+                    ? gemmNanos.getScore() / calls.getScore() / 1e6 : Double.NaN;
+            timings.put(method, new Timing(millis, primary.getScoreError() * scale, gpuMillis, gemmMillis));
         }
         for (String method : methods) {
             if (!timings.containsKey(method)) {
@@ -527,22 +534,26 @@ public final class TrainingComparison implements Callable<Integer> {
         printHeader(report, out);
         int threads = report.path("threads").asInt();
         Table table = new Table(2, "model", "batch", "elbo4j steps/s", "PyTorch steps/s", "PyTorch 1 thread",
-                "elbo4j/PyTorch", "GEMM floor steps/s", "% of floor", "GEMMs ms", "rest ms", "step ms");
+                "elbo4j/PyTorch", "GEMM floor steps/s", "% of floor", "GEMMs alone ms", "GEMMs in step ms",
+                "rest in step ms", "step ms");
         for (JsonNode row : report.path("rows")) {
             double step = millis(row, "step");
             double gemms = millis(row, "gemms");
+            double gemmsInStep = row.path("elbo4j").path("split").path("gemm_ms_per_step").asDouble(Double.NaN);
+            double restInStep = millis(row, "split") - gemmsInStep;
             double theirs = pytorchStepsPerSecond(row.path("pytorch"), "eager");
             double single = pytorchStepsPerSecond(row.path("pytorch_1_thread"), "eager");
             double best = Double.isNaN(single) ? theirs : Double.isNaN(theirs) ? single : Math.max(theirs, single);
             table.row(row.path("model").asText(), row.path("batch").asText(), fixed(1e3 / step), fixed(theirs),
                     fixed(single), ratio(1e3 / step / best), fixed(1e3 / gemms), percent(gemms / step),
-                    fixed(gemms, 3), fixed(millis(row, "rest"), 3), fixed(step, 3));
+                    fixed(gemms, 3), fixed(gemmsInStep, 3), fixed(restInStep, 3), fixed(step, 3));
         }
         table.print(out);
         out.println("  elbo4j: JMH average of the trainer's step on " + threads + " threads; GEMM floor: the same"
                 + " step's sgemm calls alone; % of floor = GEMMs ms / step ms;");
-        out.println("  rest: the step without its GEMMs (elbo4j's own loops). PyTorch: eager, mean steps/s over the"
-                + " repeats, on " + threads + " threads and on 1;");
+        out.println("  in step: the step replayed with a clock around each sgemm call (JMH's split): its GEMMs, and"
+                + " the rest (elbo4j's own loops);");
+        out.println("  PyTorch: eager, mean steps/s over the repeats, on " + threads + " threads and on 1;");
         out.println("  elbo4j/PyTorch: against the faster of the two.");
         printAgreement(report, out);
         out.println("Load average before " + report.path("load_before") + ", after " + report.path("load_after"));

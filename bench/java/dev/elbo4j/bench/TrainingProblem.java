@@ -25,7 +25,9 @@ import dev.elbo4j.nn.VaeSpec;
  *   <li>{@link #stepAsWritten()}: the same step with every operation enqueued directly;</li>
  *   <li>{@link #gemms()}: only the step's GEMMs, with its arguments (the floor on this BLAS), compiled as the step
  *       is (on a GPU with the graph mode: replayed as a graph of their own);</li>
- *   <li>{@link #rest()}: everything else (gather, bias and activation, latent layer, loss, totals, norm, Adam).</li>
+ *   <li>{@link #stepTimingGemms()}: the whole step replayed from its recorded operations, timing its GEMMs where
+ *       they run (on the CPU: the rest of the step is what elbo4j writes itself: gather, bias and activation, latent
+ *       layer, loss, totals, norm, Adam).</li>
  * </ul>
  * A step reads {@code B} rows of the epoch's order; after {@code floor(N / B)} steps the cursor is rewound, the
  * way an epoch's end does it, so the benchmarks can run any number of steps. The settings are the PyTorch example's
@@ -47,6 +49,7 @@ final class TrainingProblem implements AutoCloseable {
     private final Runnable[] gemmCalls;
     private final Runnable gemmStep;
     private final Runnable[] otherCalls;
+    private final List<RecordingBackend.Operation> operations;
     private final long gemmFlops;
     private final int stepsPerEpoch;
     private int stepsSinceRewind;
@@ -69,6 +72,7 @@ final class TrainingProblem implements AutoCloseable {
         if (!steps) {
             gemmCalls = new Runnable[0];
             otherCalls = new Runnable[0];
+            operations = List.of();
             gemmFlops = 0;
             gemmStep = null;
             return;
@@ -84,7 +88,7 @@ final class TrainingProblem implements AutoCloseable {
                 trainer.requestStop();
             }
         });
-        List<RecordingBackend.Operation> operations = this.backend.record(asWritten);
+        this.operations = this.backend.record(asWritten);
         stepsSinceRewind = 2;
         this.gemmCalls = calls(operations, RecordingBackend.Operation::isGemm);
         this.otherCalls = calls(operations, operation -> !operation.isGemm());
@@ -196,12 +200,27 @@ final class TrainingProblem implements AutoCloseable {
         }
     }
 
-    /** Everything in one step but its GEMMs. */
-    void rest() {
+    /**
+     * One whole step replayed from its recorded operations (the step's own calls, in order: it trains as
+     * {@link #stepAsWritten()} does), returning the nanoseconds its GEMMs took inside it, by the wall clock around
+     * each call (on a GPU that is the launch, not the GPU time). The rest of the step's time is everything else as
+     * it runs in the step, with the caches and thread hand-offs the GEMMs leave it. (Replaying the other operations
+     * without the GEMMs would not: the pre-activations would take a bias more on every replay and the model would
+     * diverge to NaN, whose paths cost differently.)
+     */
+    long stepTimingGemms() {
         rewindAtEpochEnd();
-        for (Runnable call : otherCalls) {
-            call.run();
+        long gemmNanos = 0;
+        for (RecordingBackend.Operation operation : operations) {
+            if (operation.isGemm()) {
+                long start = System.nanoTime();
+                operation.call().run();
+                gemmNanos += System.nanoTime() - start;
+            } else {
+                operation.call().run();
+            }
         }
+        return gemmNanos;
     }
 
     /**
