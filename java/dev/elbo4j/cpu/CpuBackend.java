@@ -72,6 +72,7 @@ public final class CpuBackend implements Backend {
     private final NormTask normTask = new NormTask();
     private final AdamTask adamTask = new AdamTask();
     private final GemmTask gemmTask = new GemmTask();
+    private final NoiseCache noiseCache = new NoiseCache();
     private double[] normPartials = new double[0];
     private double[] klPerDimension = new double[0];
     private volatile boolean closed;
@@ -719,31 +720,91 @@ public final class CpuBackend implements Backend {
         task.seed = seed;
         task.offset = (int) s.step;
         task.ensureScratch(shape.latent());
+        task.noise = noiseCache.prepare(shape);
         pool.run(task, shape.batch(), pool.chunkFor(shape.batch(), 2, 1), 16 * shape.sampleElements());
+        if (task.noise != null) {
+            noiseCache.keep(seed, task.offset, shape);
+        }
         task.muLogvar = task.z = task.kl = task.logRatio = null;
+        task.noise = null;
     }
 
-    /** Standard normals {@code eps[k][b][0..L)} (Philox elements from {@code (k*B + b)*L}) into {@code out}. */
-    private static void normals(long seed, int offset, long first, int count, int[] words, float[] out) {
+    /**
+     * Standard normals {@code eps[k][b][0..L)} (Philox elements from {@code first = (k*B + b)*L}) into
+     * {@code out[at..at + count)}. Box-Muller turns each Philox block's four words into two pairs of normals: both
+     * of a pair come from one logarithm and square root, computed once per block.
+     */
+    private static void normals(long seed, int offset, long first, int count, int[] words, float[] out, int at) {
         long loaded = -1;
+        float n0 = 0;
+        float n1 = 0;
+        float n2 = 0;
+        float n3 = 0;
         for (int i = 0; i < count; i++) {
             long n = first + i;
             if ((n >>> 2) != loaded) {
                 loaded = n >>> 2;
                 Philox.block((int) loaded, (int) (loaded >>> 32), offset, Philox.STREAM_REPARAMETERIZATION,
                         (int) seed, (int) (seed >>> 32), words);
+                double radius0 = Math.sqrt(-2.0 * Math.log(Philox.uniform(words[0])));
+                double angle0 = TWO_PI * Philox.uniform(words[1]);
+                double radius1 = Math.sqrt(-2.0 * Math.log(Philox.uniform(words[2])));
+                double angle1 = TWO_PI * Philox.uniform(words[3]);
+                n0 = (float) (radius0 * Math.cos(angle0));
+                n1 = (float) (radius0 * Math.sin(angle0));
+                n2 = (float) (radius1 * Math.cos(angle1));
+                n3 = (float) (radius1 * Math.sin(angle1));
             }
             int j = (int) (n & 3);
-            int pair = j >> 1;
-            double radius = Math.sqrt(-2.0 * Math.log(Philox.uniform(words[2 * pair])));
-            double angle = TWO_PI * Philox.uniform(words[2 * pair + 1]);
-            out[i] = (float) (radius * ((j & 1) == 0 ? Math.cos(angle) : Math.sin(angle)));
+            out[at + i] = j == 0 ? n0 : j == 1 ? n1 : j == 2 ? n2 : n3;
+        }
+    }
+
+    /**
+     * The reparameterization noise of the last {@link #latentForward}, kept for the {@link #latentBackward} of the
+     * same step. The noise is a function of the seed, the step and the shape alone, so a backward with the same
+     * three reads it instead of drawing it again (the same floats; half a step's Box-Muller work). Up to
+     * {@link #MAX_FLOATS}: an evaluation's many samples are drawn and not kept.
+     */
+    private static final class NoiseCache {
+        static final int MAX_FLOATS = 1 << 20;
+        float[] values = new float[0];
+        boolean valid;
+        long seed;
+        int offset;
+        LatentShape shape;
+
+        /** The array the forward of {@code shape} should write its noise into, or null when it is too large. */
+        float[] prepare(LatentShape forward) {
+            valid = false;
+            long size = forward.sampleElements();
+            if (size > MAX_FLOATS) {
+                return null;
+            }
+            if (values.length < size) {
+                values = new float[(int) size];
+            }
+            return values;
+        }
+
+        void keep(long noiseSeed, int noiseOffset, LatentShape forward) {
+            seed = noiseSeed;
+            offset = noiseOffset;
+            shape = forward;
+            valid = true;
+        }
+
+        /** The kept noise when it is that of {@code (seed, offset, backward)}, else null. */
+        float[] lookup(long noiseSeed, int noiseOffset, LatentShape backward) {
+            return valid && seed == noiseSeed && offset == noiseOffset && shape.equals(backward) ? values : null;
         }
     }
 
     private static final class LatentForwardTask extends WorkerPool.RangeTask {
         final int[][] words;
         float[][] eps;
+        /** Where the noise goes for the backward (indexed as z), or null: per-worker scratch. */
+        float[] noise;
         CpuFloats muLogvar;
         CpuFloats z;
         CpuFloats kl;
@@ -768,7 +829,6 @@ public final class CpuBackend implements Backend {
             int latent = shape.latent();
             int batch = shape.batch();
             int stride = shape.rowStride();
-            float[] e = eps[worker];
             float[] ml = muLogvar.array;
             int mo = muLogvar.offset;
             for (int b = from; b < to; b++) {
@@ -784,14 +844,17 @@ public final class CpuBackend implements Backend {
                 }
                 for (int k = 0; k < shape.samples(); k++) {
                     long first = ((long) k * batch + b) * latent;
-                    normals(seed, offset, first, latent, words[worker], e);
+                    float[] e = noise != null ? noise : eps[worker];
+                    int eo = noise != null ? (int) first : 0;
+                    normals(seed, offset, first, latent, words[worker], e, eo);
                     double ratio = 0;
                     int zo = z.offset + (int) first;
                     for (int l = 0; l < latent; l++) {
                         float logvar = ml[row + latent + l];
-                        float sample = (float) (ml[row + l] + Math.exp(0.5 * logvar) * e[l]);
+                        float epsilon = e[eo + l];
+                        float sample = (float) (ml[row + l] + Math.exp(0.5 * logvar) * epsilon);
                         z.array[zo + l] = sample;
-                        ratio += (double) e[l] * e[l] + logvar - (double) sample * sample;
+                        ratio += (double) epsilon * epsilon + logvar - (double) sample * sample;
                     }
                     if (logRatio != null) {
                         // log p(z) - log q(z|x) = -0.5 sum (z^2 + log 2pi) + 0.5 sum (eps^2 + log 2pi + logvar)
@@ -817,13 +880,17 @@ public final class CpuBackend implements Backend {
         task.seed = seed;
         task.offset = (int) s.step;
         task.ensureScratch(shape.latent());
+        task.noise = noiseCache.lookup(seed, task.offset, shape);
         pool.run(task, shape.batch(), pool.chunkFor(shape.batch(), 2, 1), 16 * shape.sampleElements());
         task.muLogvar = task.dz = task.klWeights = task.dMuLogvar = null;
+        task.noise = null;
     }
 
     private static final class LatentBackwardTask extends WorkerPool.RangeTask {
         final int[][] words;
         float[][] eps;
+        /** The forward's noise (indexed as z) when the cache holds this step's, else null: drawn again. */
+        float[] noise;
         double[][] sums;
         CpuFloats muLogvar;
         CpuFloats dz;
@@ -851,7 +918,6 @@ public final class CpuBackend implements Backend {
             int latent = shape.latent();
             int batch = shape.batch();
             int stride = shape.rowStride();
-            float[] e = eps[worker];
             double[] acc = sums[worker];
             float[] ml = muLogvar.array;
             float[] g = dz.array;
@@ -861,12 +927,18 @@ public final class CpuBackend implements Backend {
                 java.util.Arrays.fill(acc, 0, 2 * latent, 0.0);
                 for (int k = 0; k < shape.samples(); k++) {
                     long first = ((long) k * batch + b) * latent;
-                    normals(seed, offset, first, latent, words[worker], e);
+                    float[] e = noise;
+                    int eo = (int) first;
+                    if (e == null) {
+                        e = eps[worker];
+                        eo = 0;
+                        normals(seed, offset, first, latent, words[worker], e, 0);
+                    }
                     int go = dz.offset + (int) first;
                     for (int l = 0; l < latent; l++) {
                         double sigma = Math.exp(0.5 * ml[row + latent + l]);
                         acc[l] += g[go + l];
-                        acc[latent + l] += (double) g[go + l] * (sigma * e[l]);
+                        acc[latent + l] += (double) g[go + l] * (sigma * e[eo + l]);
                     }
                 }
                 int out = dMuLogvar.offset + b * stride;
@@ -953,8 +1025,11 @@ public final class CpuBackend implements Backend {
                 if (aligned) {
                     float[] g = grad.array;
                     for (int d = 0; d < n; d++) {
+                        // sigmoid(l) = 1 / (1 + e) for l >= 0, e / (1 + e) below: selected by arithmetic (a
+                        // comparison would be a branch, mispredicted on random signs, and keep the loop scalar).
+                        double atLeastZero = signClass(l[lo + d]) >> 1;
                         double inverse = 1.0 / (1.0 + e[d]);
-                        double sigmoid = l[lo + d] >= 0 ? inverse : e[d] * inverse;
+                        double sigmoid = (atLeastZero + (1.0 - atLeastZero) * e[d]) * inverse;
                         g[lo + d] = (float) (scale * (sigmoid - target[d]));
                     }
                 } else if (gradient) {
@@ -969,18 +1044,41 @@ public final class CpuBackend implements Backend {
                     double logit = l[lo + d];
                     term[d] = target[d] * logit - (Math.max(logit, 0.0) + log1pUnit(e[d]));
                 }
-                double sum = 0;
-                for (int d = 0; d < n; d++) {
-                    double value = term[d];
-                    if (value != value) {
-                        // NaN: an infinite logit (Inf - Inf or 0 * Inf above); the reference's limit instead.
-                        value = Bernoulli.logTerm(target[d], l[lo + d]);
+                double sum = sumOfFour(term, n);
+                if (sum != sum) {
+                    // A NaN term: an infinite logit (Inf - Inf or 0 * Inf above); the reference's limit instead.
+                    for (int d = 0; d < n; d++) {
+                        if (term[d] != term[d]) {
+                            term[d] = Bernoulli.logTerm(target[d], l[lo + d]);
+                        }
                     }
-                    sum += value;
+                    sum = sumOfFour(term, n);
                 }
                 logProb.array[logProb.offset + r] = (float) sum;
             }
         }
+    }
+
+    /**
+     * {@code values[0..n)} summed as four interleaved running sums, combined in a fixed order: four independent
+     * chains of additions instead of one (whose latency bounds a plain sum), the same order on every run.
+     */
+    static double sumOfFour(double[] values, int n) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int d = 0;
+        for (; d + 3 < n; d += 4) {
+            s0 += values[d];
+            s1 += values[d + 1];
+            s2 += values[d + 2];
+            s3 += values[d + 3];
+        }
+        for (; d < n; d++) {
+            s0 += values[d];
+        }
+        return (s0 + s1) + (s2 + s3);
     }
 
     /**

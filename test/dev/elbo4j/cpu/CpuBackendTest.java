@@ -1,5 +1,6 @@
 package dev.elbo4j.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -128,6 +129,19 @@ class CpuBackendTest {
             actual[b * stride + 2 * latent] = 0f; // the padding column is untouched (0) in both
         }
         assertElementwise(dMuLogvar, actual, "dMuLogvar", random);
+
+        // The backward reuses the forward's noise when it is this step's; drawn again otherwise (another step's
+        // forward in between), it must give the same bits.
+        Backend.StepState other = backend.allocateState();
+        backend.writeState(other, StepStatus.initial().atStep(step + 1));
+        backend.latentForward(shape, gml, seed, other, gz, gkl, null);
+        Floats redrawn = upload(new float[muLogvar.length]);
+        backend.latentBackward(shape, gml, upload(dz), seed, state, upload(weights), redrawn);
+        float[] again = download(redrawn);
+        for (int b = 0; b < batch; b++) {
+            again[b * stride + 2 * latent] = 0f;
+        }
+        assertArrayEquals(actual, again, random.tag() + ": dMuLogvar with the noise drawn again");
     }
 
     @Test
