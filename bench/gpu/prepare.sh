@@ -29,7 +29,10 @@ bundle=target/gpu
 
 # The gpu-bundle profile copies the dependency jars into target/gpu/lib: start empty so no stale jar rides along.
 rm -rf "$bundle"
-echo "== build: mvn -DskipTests -Pgpu-bundle package =="
+# Two runs: -DskipTests skips compiling the tests and benchmarks too (pom.xml), so test-compile comes first (it stops
+# before the emulator's build and the tests); then package, which must not run the tests.
+echo "== build: mvn -Pgpu-bundle test-compile, then mvn -DskipTests -Pgpu-bundle package =="
+mvn -B -ntp -Pgpu-bundle "$@" test-compile </dev/null
 mvn -B -ntp -DskipTests -Pgpu-bundle "$@" package </dev/null
 
 # The jar this build made: the newest elbo4j-*.jar that is not a sources, javadoc or tests jar.
