@@ -20,90 +20,78 @@ final class CpuBuffers {
         }
     }
 
-    /** A range of a float array. */
-    static final class CpuFloats implements Backend.Floats {
+    /** A range {@code [offset, offset + length)} of a root's array; closing the whole range closes the root. */
+    abstract static class Range {
         final Root root;
-        final float[] array;
         final int offset;
         final int length;
+        private final int arrayLength;
 
-        CpuFloats(Root root, float[] array, int offset, int length) {
+        Range(Root root, int arrayLength, int offset, int length) {
             this.root = root;
-            this.array = array;
+            this.arrayLength = arrayLength;
             this.offset = offset;
             this.length = length;
         }
 
-        @Override
         public long size() {
             return length;
+        }
+
+        public void close() {
+            if (offset == 0 && length == arrayLength) {
+                root.closed = true;
+            }
+        }
+
+        /** Checks that {@code [offset, offset + count)} lies in this range. */
+        void checkSlice(long offset, long count) {
+            if (offset < 0 || count < 0 || offset + count > length) {
+                throw new IllegalArgumentException("slice [" + offset + ", " + (offset + count)
+                        + ") is outside a buffer of " + length + " elements");
+            }
+        }
+    }
+
+    /** A range of a float array. */
+    static final class CpuFloats extends Range implements Backend.Floats {
+        final float[] array;
+
+        CpuFloats(Root root, float[] array, int offset, int length) {
+            super(root, array.length, offset, length);
+            this.array = array;
         }
 
         @Override
         public Backend.Floats slice(long offset, long count) {
-            checkRange(offset, count, length);
+            checkSlice(offset, count);
             return new CpuFloats(root, array, this.offset + (int) offset, (int) count);
-        }
-
-        @Override
-        public void close() {
-            if (offset == 0 && length == array.length) {
-                root.closed = true;
-            }
         }
     }
 
     /** A range of a byte array. */
-    static final class CpuBytes implements Backend.Bytes {
-        final Root root;
+    static final class CpuBytes extends Range implements Backend.Bytes {
         final byte[] array;
-        final int offset;
-        final int length;
 
         CpuBytes(Root root, byte[] array, int offset, int length) {
-            this.root = root;
+            super(root, array.length, offset, length);
             this.array = array;
-            this.offset = offset;
-            this.length = length;
-        }
-
-        @Override
-        public long size() {
-            return length;
         }
 
         @Override
         public Backend.Bytes slice(long offset, long count) {
-            checkRange(offset, count, length);
+            checkSlice(offset, count);
             return new CpuBytes(root, array, this.offset + (int) offset, (int) count);
-        }
-
-        @Override
-        public void close() {
-            if (offset == 0 && length == array.length) {
-                root.closed = true;
-            }
         }
     }
 
-    /** An int array. */
-    static final class CpuInts implements Backend.Ints {
-        final Root root;
+    /** An int array, whole. */
+    static final class CpuInts extends Range implements Backend.Ints {
         final int[] array;
 
         CpuInts(Root root, int[] array) {
-            this.root = root;
+            super(root, array.length, 0, array.length);
             this.array = array;
-        }
-
-        @Override
-        public long size() {
-            return array.length;
-        }
-
-        @Override
-        public void close() {
-            root.closed = true;
         }
     }
 
@@ -116,25 +104,10 @@ final class CpuBuffers {
         return (int) count;
     }
 
-    private static void checkRange(long offset, long count, int length) {
-        if (offset < 0 || count < 0 || offset + count > length) {
-            throw new IllegalArgumentException("slice [" + offset + ", " + (offset + count)
-                    + ") is outside a buffer of " + length + " elements");
-        }
-    }
-
     /** The CPU buffer behind {@code buffer}, checked to belong to {@code owner}, be open and hold {@code needed}. */
     static CpuFloats floats(CpuBackend owner, Backend.Floats buffer, String name, long needed) {
-        Objects.requireNonNull(buffer, name);
-        if (!(buffer instanceof CpuFloats cpu) || cpu.root.owner != owner) {
-            throw new IllegalArgumentException(name + " is not a buffer of this CPU backend");
-        }
-        if (cpu.root.closed || owner.isClosed()) {
-            throw new IllegalStateException(name + " is closed");
-        }
-        if (cpu.length < needed) {
-            throw new IllegalArgumentException(name + " has " + cpu.length + " floats but needs " + needed);
-        }
+        CpuFloats cpu = owned(owner, buffer, CpuFloats.class, name);
+        checkHolds(cpu.length, needed, name, "floats");
         return cpu;
     }
 
@@ -145,31 +118,34 @@ final class CpuBuffers {
 
     /** The CPU byte buffer behind {@code buffer}, checked like {@link #floats}. */
     static CpuBytes bytes(CpuBackend owner, Backend.Bytes buffer, String name, long needed) {
-        Objects.requireNonNull(buffer, name);
-        if (!(buffer instanceof CpuBytes cpu) || cpu.root.owner != owner) {
-            throw new IllegalArgumentException(name + " is not a buffer of this CPU backend");
-        }
-        if (cpu.root.closed || owner.isClosed()) {
-            throw new IllegalStateException(name + " is closed");
-        }
-        if (cpu.length < needed) {
-            throw new IllegalArgumentException(name + " has " + cpu.length + " bytes but needs " + needed);
-        }
+        CpuBytes cpu = owned(owner, buffer, CpuBytes.class, name);
+        checkHolds(cpu.length, needed, name, "bytes");
         return cpu;
     }
 
     /** The CPU int buffer behind {@code buffer}, checked like {@link #floats}. */
     static CpuInts ints(CpuBackend owner, Backend.Ints buffer, String name, long needed) {
+        CpuInts cpu = owned(owner, buffer, CpuInts.class, name);
+        checkHolds(cpu.length, needed, name, "ints");
+        return cpu;
+    }
+
+    /** {@code buffer} as {@code type}, checked to be a buffer of {@code owner} and open (root and backend). */
+    private static <T extends Range> T owned(CpuBackend owner, Object buffer, Class<T> type, String name) {
         Objects.requireNonNull(buffer, name);
-        if (!(buffer instanceof CpuInts cpu) || cpu.root.owner != owner) {
+        if (!type.isInstance(buffer) || type.cast(buffer).root.owner != owner) {
             throw new IllegalArgumentException(name + " is not a buffer of this CPU backend");
         }
-        if (cpu.root.closed || owner.isClosed()) {
+        T range = type.cast(buffer);
+        if (range.root.closed || owner.isClosed()) {
             throw new IllegalStateException(name + " is closed");
         }
-        if (cpu.array.length < needed) {
-            throw new IllegalArgumentException(name + " has " + cpu.array.length + " ints but needs " + needed);
+        return range;
+    }
+
+    private static void checkHolds(int elements, long needed, String name, String unit) {
+        if (elements < needed) {
+            throw new IllegalArgumentException(name + " has " + elements + " " + unit + " but needs " + needed);
         }
-        return cpu;
     }
 }

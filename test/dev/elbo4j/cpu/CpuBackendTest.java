@@ -472,5 +472,20 @@ class CpuBackendTest {
         assertTrue(after.getMessage().contains("closed"), after.getMessage());
         IllegalArgumentException slice = assertThrows(IllegalArgumentException.class, () -> small.slice(8, 3));
         assertTrue(slice.getMessage().contains("outside"), slice.getMessage());
+
+        // Closing a view leaves its root open; closing the root closes every view of it.
+        Floats whole = backend.allocateFloats(8);
+        Floats view = whole.slice(2, 4);
+        view.close();
+        backend.upload(new float[4], whole.slice(2, 4));
+        whole.close();
+        assertThrows(IllegalStateException.class, () -> backend.upload(new float[4], view));
+        Backend.Ints ints = backend.allocateInts(3);
+        ints.close();
+        assertTrue(assertThrows(IllegalStateException.class, () -> backend.upload(new int[3], ints)).getMessage()
+                .contains("destination is closed"));
+        Backend.Bytes bytes = backend.allocateBytes(3);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> backend.upload(new byte[4], bytes))
+                .getMessage().contains("the host array has 4 elements but the buffer 3"));
     }
 }
