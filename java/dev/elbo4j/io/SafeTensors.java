@@ -264,6 +264,9 @@ public final class SafeTensors implements AutoCloseable {
      * @throws IOException                when the file cannot be read
      */
     public static SafeTensors open(Path file) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new SafeTensorsFormatException(file, "a directory, not a safetensors file");
+        }
         FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
         try {
             return parse(file, channel);

@@ -49,6 +49,7 @@ public final class Trainer implements AutoCloseable {
 
     private Trainer(Vae vae, Idx.Images train, TrainingOptions options, TrainingState resumed) {
         this.vae = Objects.requireNonNull(vae, "vae");
+        vae.checkOpen();
         this.options = Objects.requireNonNull(options, "options");
         Objects.requireNonNull(train, "train");
         this.backend = vae.backend();

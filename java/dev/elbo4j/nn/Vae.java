@@ -31,6 +31,7 @@ public final class Vae implements AutoCloseable {
     private final KlSchedule klSchedule;
     private final Backend.LogVariance fixedLogVariance;
     private Backend.LogVariance perDimensionLogVariance;
+    private volatile boolean closed;
 
     private Vae(VaeSpec spec, Backend backend, float[] initial) {
         this.spec = spec;
@@ -109,6 +110,7 @@ public final class Vae implements AutoCloseable {
 
     /** A copy of the flat parameter buffer (layout order, gaps zero). */
     public float[] parameters() {
+        checkOpen();
         float[] copy = new float[Math.toIntExact(layout.totalFloats())];
         backend.download(parameters, copy);
         return copy;
@@ -116,6 +118,7 @@ public final class Vae implements AutoCloseable {
 
     /** Replaces every parameter with {@code flat} (the layout's length). */
     public void setParameters(float[] flat) {
+        checkOpen();
         backend.upload(checkLength(Objects.requireNonNull(flat, "flat")), parameters);
     }
 
@@ -135,6 +138,7 @@ public final class Vae implements AutoCloseable {
      * {@code work.muLogvar()}.
      */
     void encode(Workspace work, int rows) {
+        checkOpen();
         List<Layer> encoder = layout.encoder();
         Floats input = work.x;
         int inputStride = spec.inputs();
@@ -152,6 +156,7 @@ public final class Vae implements AutoCloseable {
      * means into {@code work.decoderOutput()} and a per-row log-variance into {@code work.logVarianceRows}.
      */
     void decode(Workspace work, Floats latent, int latentStride, int rows) {
+        checkOpen();
         List<Layer> decoder = layout.decoder();
         Floats input = latent;
         int inputStride = latentStride;
@@ -282,9 +287,22 @@ public final class Vae implements AutoCloseable {
         }
     }
 
-    /** Releases the parameter buffer. */
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Throws when the model was closed: its parameters are gone. */
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the model " + spec.summary() + " is closed");
+        }
+    }
+
+    /** Releases the parameter buffer; every later use of this model throws IllegalStateException. */
     @Override
     public void close() {
+        closed = true;
         parameters.close();
     }
 }

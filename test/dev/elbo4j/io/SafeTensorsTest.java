@@ -70,6 +70,17 @@ class SafeTensorsTest {
         }
     }
 
+    /** A folder is named as such, with its path (the file system's bare "Is a directory" names neither). */
+    @Test
+    void aDirectoryIsRefusedNamingIt() throws IOException {
+        Path folder = Files.createDirectories(directory.resolve("model.safetensors"));
+        SafeTensorsFormatException read = assertThrows(SafeTensorsFormatException.class,
+                () -> SafeTensors.open(folder));
+        assertEquals(folder + ": a directory, not a safetensors file", read.getMessage());
+        IOException write = assertThrows(IOException.class, () -> SafeTensors.write(folder, List.of(), Map.of()));
+        assertTrue(write.getMessage().contains(folder.toString()), write.getMessage());
+    }
+
     @Test
     void typedArraysRoundTripBitForBitIncludingSpecialFloats(TestRandom random) throws IOException {
         float[] weights = random.normals(12, 1.0);

@@ -301,6 +301,25 @@ class TrainingTest {
         }
     }
 
+    /** A closed model says so, whichever way it is used next (not "source is closed" from a buffer). */
+    @Test
+    void aClosedModelRefusesEveryUseNamingItself(TestRandom random) {
+        Idx.Images images = randomImages(random, 32, 4);
+        Vae vae = Vae.create(VaeSpec.builder(16, 2).encoderHidden(8).build(), backend);
+        vae.close();
+        assertTrue(vae.isClosed());
+        String closed = "the model 16-8-2-8-16 RELU BERNOULLI is closed";
+        assertEquals(closed, assertThrows(IllegalStateException.class, vae::parameters).getMessage());
+        assertEquals(closed, assertThrows(IllegalStateException.class,
+                () -> vae.setParameters(new float[(int) vae.layout().totalFloats()])).getMessage());
+        assertEquals(closed, assertThrows(IllegalStateException.class,
+                () -> Trainer.create(vae, images, TrainingOptions.defaults().withBatchSize(8))).getMessage());
+        assertEquals(closed, assertThrows(IllegalStateException.class,
+                () -> Evaluator.evaluate(vae, images, Evaluator.Options.defaults())).getMessage());
+        assertEquals(closed, assertThrows(IllegalStateException.class,
+                () -> Evaluator.sample(vae, 2, 0)).getMessage());
+    }
+
     @Test
     void theDecoderMirrorsTheEncoderAndTheLayoutNamesAreStable() {
         VaeSpec spec = VaeSpec.builder(784, 20).encoderHidden(512, 256).likelihood(Likelihood.GAUSSIAN_PER_ROW)
