@@ -34,7 +34,7 @@ final class CheckpointOptions {
 
     /** Refuses a thread count below 1 (a usage error). */
     void check() {
-        Usage.atLeast(command, threads, 1, "--threads");
+        Usage.threads(command, threads);
     }
 
     /** The checkpoint, read and validated ({@link RunCheckpoint#read}). */

@@ -446,7 +446,7 @@ final class TrainCommand implements Callable<Integer> {
         for (int size : hidden) {
             Usage.atLeast(spec, size, 1, "--hidden");
         }
-        Usage.atLeast(spec, threads, 1, "--threads");
+        Usage.threads(spec, threads);
         Usage.atLeast(spec, trainImages, 1, "--train-images");
         Usage.atLeast(spec, testImages, 1, "--test-images");
         Usage.atLeast(spec, traverse, 0, "--traverse");

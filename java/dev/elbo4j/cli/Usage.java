@@ -1,5 +1,6 @@
 package dev.elbo4j.cli;
 
+import dev.elbo4j.cpu.CpuBackend;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 
@@ -21,6 +22,14 @@ final class Usage {
     static void atLeast(CommandSpec command, Number value, long least, String option) {
         if (value != null && value.longValue() < least) {
             throw error(command, option + " must be at least " + least + " but is " + value);
+        }
+    }
+
+    /** Refuses a {@code --threads} outside 1 to {@link CpuBackend#MAX_THREADS}; null (not given) passes. */
+    static void threads(CommandSpec command, Integer threads) {
+        atLeast(command, threads, 1, "--threads");
+        if (threads != null && threads > CpuBackend.MAX_THREADS) {
+            throw error(command, "--threads must be at most " + CpuBackend.MAX_THREADS + " but is " + threads);
         }
     }
 

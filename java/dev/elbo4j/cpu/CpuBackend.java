@@ -92,22 +92,26 @@ public final class CpuBackend implements Backend {
         this.latentBackwardTask = new LatentBackwardTask(threads);
     }
 
+    /** The most threads a backend takes: far more than any machine it was measured on gains from. */
+    public static final int MAX_THREADS = 256;
+
     /**
      * A backend running on {@code threads} threads (its own loops and OpenBLAS's).
      *
-     * @throws IllegalArgumentException when {@code threads < 1}
-     * @throws IllegalStateException    when OpenBLAS cannot be loaded (the message says why)
+     * @throws IllegalArgumentException when {@code threads} is not 1 to {@link #MAX_THREADS}
+     * @throws IllegalStateException    when OpenBLAS cannot be loaded or the threads cannot be started (the message
+     *                                  says why)
      */
     public static CpuBackend create(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be at least 1 but is " + threads);
+        if (threads < 1 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException("threads must be 1 to " + MAX_THREADS + " but is " + threads);
         }
         return new CpuBackend(threads);
     }
 
-    /** A backend on as many threads as the machine has processors. */
+    /** A backend on as many threads as the machine has processors (at most {@link #MAX_THREADS}). */
     public static CpuBackend create() {
-        return create(Runtime.getRuntime().availableProcessors());
+        return create(Math.min(Runtime.getRuntime().availableProcessors(), MAX_THREADS));
     }
 
     /** The number of threads. */

@@ -59,7 +59,14 @@ final class WorkerPool implements AutoCloseable {
         for (int i = 0; i < workers.length; i++) {
             int worker = i + 1;
             workers[i] = Thread.ofPlatform().daemon().name("elbo4j-cpu-" + worker).unstarted(() -> work(worker));
-            workers[i].start();
+            try {
+                workers[i].start();
+            } catch (OutOfMemoryError failure) {
+                // The operating system's thread limit: the workers started so far end, the caller gets the reason.
+                close();
+                throw new IllegalStateException("cannot start the CPU backend's thread " + (worker + 1) + " of "
+                        + threads + " (" + failure.getMessage() + "): use fewer threads", failure);
+            }
         }
     }
 
@@ -96,7 +103,9 @@ final class WorkerPool implements AutoCloseable {
         ticket.set((long) next << 32);
         generation = next; // publishes the fields above to the workers
         for (Thread worker : workers) {
-            LockSupport.unpark(worker);
+            if (worker != null) {
+                LockSupport.unpark(worker);
+            }
         }
         runChunks(0, next);
         // Wait for the workers' last chunks: spin briefly, then yield, so that a worker descheduled on a busy

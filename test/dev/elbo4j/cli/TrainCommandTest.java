@@ -123,6 +123,8 @@ class TrainCommandTest {
         Cli.run(train(data, out, "--epochs", "0")).failsWith(Main.EXIT_USAGE, "--epochs must be at least 1 but is 0");
         Cli.run(train(data, out, "--k", "0")).failsWith(Main.EXIT_USAGE, "--k must be at least 1 but is 0");
         Cli.run(train(data, out, "--threads", "0")).failsWith(Main.EXIT_USAGE, "--threads must be at least 1");
+        Cli.run(train(data, out, "--threads", "100000"))
+                .failsWith(Main.EXIT_USAGE, "--threads must be at most 256 but is 100000");
         Cli.run(train(data, out, "--lr", "fast")).failsWith(Main.EXIT_USAGE, "'fast' is not a float");
         Cli.run(train(data, out, "--lr", "-0.1")).failsWith(Main.EXIT_USAGE, "--lr must be a positive number");
         Cli.run(train(data, out, "--lr", "NaN")).failsWith(Main.EXIT_USAGE, "--lr must be a positive number");

@@ -470,6 +470,8 @@ class CpuBackendTest {
         IllegalStateException after = assertThrows(IllegalStateException.class,
                 () -> backend.upload(new float[4], closed));
         assertTrue(after.getMessage().contains("closed"), after.getMessage());
+        assertEquals("threads must be 1 to 256 but is 257",
+                assertThrows(IllegalArgumentException.class, () -> CpuBackend.create(257)).getMessage());
         IllegalArgumentException slice = assertThrows(IllegalArgumentException.class, () -> small.slice(8, 3));
         assertTrue(slice.getMessage().contains("outside"), slice.getMessage());
 
