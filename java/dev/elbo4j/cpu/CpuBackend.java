@@ -320,7 +320,9 @@ public final class CpuBackend implements Backend {
         task.seed = seed;
         task.offset = (int) s.step;
         task.out = out;
-        pool.run(task, rows, pool.chunkFor(rows, 2, 8), (long) rows * dims);
+        // Counted as 4 operations a pixel (a load from a random row, the conversion, the division, the store): at
+        // 128 x 784 the gather then takes both threads, 0.14 ms a step alone and 0.09 ms on two (measured).
+        pool.run(task, rows, pool.chunkFor(rows, 2, 8), 4L * rows * dims);
         task.data = null;
         task.out = null;
     }
