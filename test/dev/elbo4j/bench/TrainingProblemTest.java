@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 
@@ -84,9 +85,18 @@ class TrainingProblemTest {
             long before = problem.trainer().status().step();
             for (int i = 0; i < 10; i++) {
                 problem.step();
-                problem.stepTimingGemms();
+                long gemmNanos = problem.stepTimingGemms();
+                // The per-operation clock of StepProfile: its GEMM entries are the GEMM time the split returns.
+                long[] step = new long[problem.operations().size()];
+                long gemmsOfEach = problem.stepTimingEach(step);
+                long gemmEntries = 0;
+                for (int op = 0; op < step.length; op++) {
+                    gemmEntries += problem.operations().get(op).isGemm() ? step[op] : 0;
+                }
+                assertEquals(gemmsOfEach, gemmEntries);
+                assertTrue(gemmNanos > 0 && gemmsOfEach > 0);
             }
-            assertEquals(before + 20, problem.trainer().status().step());
+            assertEquals(before + 30, problem.trainer().status().step());
         }
     }
 

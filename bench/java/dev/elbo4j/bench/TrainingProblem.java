@@ -209,18 +209,34 @@ final class TrainingProblem implements AutoCloseable {
      * diverge to NaN, whose paths cost differently.)
      */
     long stepTimingGemms() {
+        return stepTimingEach(null);
+    }
+
+    /**
+     * {@link #stepTimingGemms()}, also adding each operation's nanoseconds to {@code nanosPerOperation[i]} (indexed
+     * as {@link #operations()}) when it is not null.
+     */
+    long stepTimingEach(long[] nanosPerOperation) {
         rewindAtEpochEnd();
         long gemmNanos = 0;
-        for (RecordingBackend.Operation operation : operations) {
+        for (int i = 0; i < operations.size(); i++) {
+            RecordingBackend.Operation operation = operations.get(i);
+            long start = System.nanoTime();
+            operation.call().run();
+            long nanos = System.nanoTime() - start;
             if (operation.isGemm()) {
-                long start = System.nanoTime();
-                operation.call().run();
-                gemmNanos += System.nanoTime() - start;
-            } else {
-                operation.call().run();
+                gemmNanos += nanos;
+            }
+            if (nanosPerOperation != null) {
+                nanosPerOperation[i] += nanos;
             }
         }
         return gemmNanos;
+    }
+
+    /** The operations of one step, in the order it runs them. */
+    List<RecordingBackend.Operation> operations() {
+        return operations;
     }
 
     /**
