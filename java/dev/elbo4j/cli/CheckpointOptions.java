@@ -25,7 +25,8 @@ final class CheckpointOptions {
                     + "(default: ${DEFAULT-VALUE}). A model trained in tf32 or bf16 computes in fp32 on the CPU.")
     private Choice device;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Threads of the CPU backend (default: one per processor).")
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Threads of the CPU backend, 1 to 256 (default: one per processor, at most 256).")
     private Integer threads;
 
     Path checkpoint() {

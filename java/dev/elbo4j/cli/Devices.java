@@ -1,5 +1,6 @@
 package dev.elbo4j.cli;
 
+import dev.elbo4j.cpu.CpuBackend;
 import dev.elbo4j.cuda.CudaException;
 import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.gpu.BackendSelection;
@@ -21,11 +22,11 @@ final class Devices {
     /**
      * Opens the backend {@code choice} asks for, finding the GPU through the environment's probe.
      *
-     * @param threads the CPU backend's threads (null: one per processor, as {@code CpuBackend.create()})
+     * @param threads the CPU backend's threads (null: {@link CpuBackend#defaultThreads()})
      * @throws CliFailure for {@code cuda} without a usable GPU, saying why
      */
     static Selected open(Choice choice, Integer threads, CliEnvironment environment) {
-        int cpuThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int cpuThreads = threads != null ? threads : CpuBackend.defaultThreads();
         try {
             return BackendSelection.open(choice, cpuThreads, environment.gpuProbe());
         } catch (CudaException | IllegalStateException e) {

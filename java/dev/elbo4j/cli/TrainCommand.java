@@ -155,7 +155,8 @@ final class TrainCommand implements Callable<Integer> {
     private Choice device;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "Threads of the CPU backend (default: one per processor; a run on the GPU ignores it).")
+            description = "Threads of the CPU backend, 1 to 256 (default: one per processor, at most 256; a run on the "
+                    + "GPU ignores it).")
     private Integer threads;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "0",

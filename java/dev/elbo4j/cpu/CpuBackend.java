@@ -109,9 +109,14 @@ public final class CpuBackend implements Backend {
         return new CpuBackend(threads);
     }
 
-    /** A backend on as many threads as the machine has processors (at most {@link #MAX_THREADS}). */
+    /** A backend on {@link #defaultThreads()} threads. */
     public static CpuBackend create() {
-        return create(Math.min(Runtime.getRuntime().availableProcessors(), MAX_THREADS));
+        return create(defaultThreads());
+    }
+
+    /** One thread per processor of the machine, at most {@link #MAX_THREADS}. */
+    public static int defaultThreads() {
+        return Math.min(Runtime.getRuntime().availableProcessors(), MAX_THREADS);
     }
 
     /** The number of threads. */
