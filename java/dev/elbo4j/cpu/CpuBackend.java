@@ -19,6 +19,7 @@ import dev.elbo4j.nn.Backend;
 import dev.elbo4j.nn.KlSchedule;
 import dev.elbo4j.nn.StepStatus;
 import dev.elbo4j.reference.Bernoulli;
+import dev.elbo4j.reference.Gaussian;
 import dev.elbo4j.reference.Philox;
 import dev.elbo4j.shape.DenseShape;
 import dev.elbo4j.shape.LatentShape;
@@ -1213,35 +1214,6 @@ public final class CpuBackend implements Backend {
         task.mean = task.x = task.logProb = task.gradMean = task.values = task.gradLogVarRows = null;
     }
 
-    /** {@code (x - m)^2 e^-s} without {@code 0 * inf} (x = m, s very negative) or a needless overflow. */
-    static double scaledSquare(double diff, double logVar) {
-        if (diff == 0) {
-            return 0;
-        }
-        double precision = Math.exp(-logVar);
-        if (Double.isInfinite(precision)) {
-            return Math.exp(2.0 * Math.log(Math.abs(diff)) - logVar);
-        }
-        return diff * diff * precision;
-    }
-
-    /** {@code a * b}, 0 when either is 0 even if the other is infinite (the reference's rule). */
-    static double product(double a, double b) {
-        return a == 0 || b == 0 ? 0 : a * b;
-    }
-
-    /** {@code (m - x) e^-s} without {@code 0 * inf}. */
-    static double scaledDifference(double diff, double logVar) {
-        if (diff == 0) {
-            return 0;
-        }
-        double precision = Math.exp(-logVar);
-        if (Double.isInfinite(precision)) {
-            return -Math.signum(diff) * Math.exp(Math.log(Math.abs(diff)) - logVar);
-        }
-        return -diff * precision;
-    }
-
     private static final class GaussianTask extends WorkerPool.RangeTask {
         CpuFloats mean;
         CpuFloats x;
@@ -1265,15 +1237,15 @@ public final class CpuBackend implements Backend {
                     double s = values == null ? fixed
                             : values.array[values.offset + (valuesPerRow ? r * dims : 0) + d];
                     double diff = (double) x.array[xo + d] - mean.array[mo + d];
-                    double square = scaledSquare(diff, s);
+                    double square = Gaussian.weightedSquare(diff, s);
                     sum += LOG_TWO_PI + s + square;
                     if (gradMean != null) {
                         gradMean.array[gradMean.offset + r * dims + d] =
-                                (float) product(gradScale, scaledDifference(diff, s));
+                                (float) Gaussian.product(gradScale, Gaussian.product(-diff, Math.exp(-s)));
                     }
                     if (gradLogVarRows != null) {
                         gradLogVarRows.array[gradLogVarRows.offset + r * dims + d] =
-                                (float) product(gradScale, 0.5 * (1.0 - square));
+                                (float) Gaussian.product(gradScale, 0.5 * (1.0 - square));
                     }
                 }
                 logProb.array[logProb.offset + r] = (float) (-0.5 * sum);
@@ -1299,9 +1271,9 @@ public final class CpuBackend implements Backend {
                 for (int r = 0; r < rows; r++) {
                     double diff = (double) x.array[x.offset + (r % batch) * dims + d] - mean.array[mean.offset
                             + r * dims + d];
-                    sum += 0.5 * (1.0 - scaledSquare(diff, s));
+                    sum += 0.5 * (1.0 - Gaussian.weightedSquare(diff, s));
                 }
-                out.array[out.offset + d] = (float) product(gradScale, sum);
+                out.array[out.offset + d] = (float) Gaussian.product(gradScale, sum);
             }
         }
     }

@@ -272,10 +272,9 @@ public interface Backend extends AutoCloseable {
      * {@link LogVariance.PerDimension}; (K*B) x D for {@link LogVariance.PerRow}; null for
      * {@link LogVariance.Fixed}).
      *
-     * <p>Extreme log-variances: {@code (x - m)^2 e^-s} is 0 where {@code x == m} whatever {@code s} (never
-     * {@code 0 * inf}), and is computed as {@code e^(2 log|x - m| - s)} where {@code e^-s} alone would overflow, so
-     * a finite result is returned wherever the formula's value is finite; where it is not (e.g. {@code x != m} with
-     * {@code s} near {@code -Float.MAX_VALUE}) the log-likelihood is {@code -inf} and the step's guard skips it.
+     * <p>Extreme log-variances (as {@link dev.elbo4j.reference.Gaussian}): {@code (x - m)^2 e^-s} is 0 where
+     * {@code x == m} whatever {@code s} (never {@code 0 * inf}); where the log-likelihood leaves float's range (e.g.
+     * {@code |x - m|} near 1 with {@code s} below about -88.7) it is {@code -inf} and the step's guard skips the step.
      *
      * @param gradMean   output, (K*B) x D; null for the log-likelihood alone
      * @param gradLogVar output as above; null when not wanted

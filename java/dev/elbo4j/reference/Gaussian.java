@@ -131,12 +131,12 @@ public final class Gaussian {
      * {@code (x - m)^2 exp(-s)}, 0 when {@code x = m}: for s below about -709.8 exp(-s) overflows a double, but the
      * formula's factor is finite and the product with 0 is 0, not NaN (contract, "Gaussian").
      */
-    static double weightedSquare(double diff, double s) {
+    public static double weightedSquare(double diff, double s) {
         return product(diff * diff, Math.exp(-s));
     }
 
     /** {@code a * b}, and 0 when either is 0 even if the other is infinite (an overflowed factor, not a real one). */
-    static double product(double a, double b) {
+    public static double product(double a, double b) {
         return a == 0 || b == 0 ? 0 : a * b;
     }
 
