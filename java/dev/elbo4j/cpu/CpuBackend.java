@@ -97,7 +97,7 @@ public final class CpuBackend implements Backend {
     public static final int MAX_THREADS = 256;
 
     /**
-     * A backend running on {@code threads} threads (its own loops and OpenBLAS's).
+     * A backend running on {@code threads} threads: its loops and its GEMM blocks (OpenBLAS itself single-threaded).
      *
      * @throws IllegalArgumentException when {@code threads} is not 1 to {@link #MAX_THREADS}
      * @throws IllegalStateException    when OpenBLAS cannot be loaded or the threads cannot be started (the message
@@ -532,17 +532,20 @@ public final class CpuBackend implements Backend {
             float[] y = out.array;
             int n = columns;
             int shift = out.offset - pre.offset;
-            for (int r = from; r < to; r++) {
-                int base = pre.offset + r * n;
-                if (shift != 0) {
-                    // Views at different offsets (not the model's case): the plain loop.
+            if (shift != 0) {
+                // Views at different offsets (not the model's case): the plain loop.
+                for (int r = from; r < to; r++) {
+                    int base = pre.offset + r * n;
                     for (int o = 0; o < n; o++) {
                         float v = p[base + o] + (float) b[o];
                         p[base + o] = v;
                         y[base + shift + o] = (float) activation.apply(v);
                     }
-                    continue;
                 }
+                return;
+            }
+            for (int r = from; r < to; r++) {
+                int base = pre.offset + r * n;
                 switch (activation) {
                     case IDENTITY -> {
                         for (int o = 0; o < n; o++) {
@@ -787,14 +790,14 @@ public final class CpuBackend implements Backend {
     private static final class NoiseCache {
         static final int MAX_FLOATS = 1 << 20;
         float[] values = new float[0];
-        boolean valid;
         long seed;
         int offset;
+        /** The shape of the kept noise; null while {@link #values} holds none. */
         LatentShape shape;
 
         /** The array the forward of {@code shape} should write its noise into, or null when it is too large. */
         float[] prepare(LatentShape forward) {
-            valid = false;
+            shape = null;
             long size = forward.sampleElements();
             if (size > MAX_FLOATS) {
                 return null;
@@ -809,12 +812,11 @@ public final class CpuBackend implements Backend {
             seed = noiseSeed;
             offset = noiseOffset;
             shape = forward;
-            valid = true;
         }
 
         /** The kept noise when it is that of {@code (seed, offset, backward)}, else null. */
         float[] lookup(long noiseSeed, int noiseOffset, LatentShape backward) {
-            return valid && seed == noiseSeed && offset == noiseOffset && shape.equals(backward) ? values : null;
+            return shape != null && seed == noiseSeed && offset == noiseOffset && shape.equals(backward) ? values : null;
         }
     }
 
