@@ -3,6 +3,7 @@ package dev.elbo4j.cli;
 import java.nio.file.Path;
 
 import dev.elbo4j.gpu.BackendSelection.Choice;
+import dev.elbo4j.io.Checkpoint;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -39,12 +40,12 @@ final class CheckpointOptions {
     }
 
     /** The checkpoint, read and validated ({@link RunCheckpoint#read}). */
-    RunCheckpoint read() {
+    Checkpoint.Contents read() {
         return RunCheckpoint.read(checkpoint);
     }
 
     /** {@code saved}'s model on the backend {@code --device} and {@code --threads} ask for. */
-    Devices.OpenModel open(RunCheckpoint saved, CliEnvironment environment) {
+    Devices.OpenModel open(Checkpoint.Contents saved, CliEnvironment environment) {
         return Devices.open(saved, device, threads, environment);
     }
 }

@@ -6,6 +6,7 @@ import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.gpu.BackendSelection;
 import dev.elbo4j.gpu.BackendSelection.Choice;
 import dev.elbo4j.gpu.BackendSelection.Selected;
+import dev.elbo4j.io.Checkpoint;
 import dev.elbo4j.nn.Vae;
 import dev.elbo4j.nn.VaeSpec;
 
@@ -70,7 +71,7 @@ final class Devices {
      * model on it: unchanged, or in FP32 where the backend does not compute the precision it was trained at (its
      * parameters are float32 either way, and FP32 is the more precise).
      */
-    static OpenModel open(RunCheckpoint saved, Choice choice, Integer threads, CliEnvironment environment) {
+    static OpenModel open(Checkpoint.Contents saved, Choice choice, Integer threads, CliEnvironment environment) {
         Selected selected = open(choice, threads, environment);
         try {
             VaeSpec spec = saved.spec();

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 
 import dev.elbo4j.data.Idx;
 import dev.elbo4j.data.ImageDataset.Split;
+import dev.elbo4j.io.Checkpoint;
 import dev.elbo4j.nn.Evaluation;
 import dev.elbo4j.nn.Evaluator;
 import picocli.CommandLine.Command;
@@ -59,7 +60,7 @@ final class EvalCommand implements Callable<Integer> {
         Usage.atLeast(spec, k, 1, "--k");
         Usage.atLeast(spec, testImages, 1, "--test-images");
         checkpoint.check();
-        RunCheckpoint saved = checkpoint.read();
+        Checkpoint.Contents saved = checkpoint.read();
         Idx.Images test = DataFolder.images(data, Split.TEST, testImages);
         DataFolder.checkSize(test, "test images", saved.spec().inputs(),
                 "the checkpoint's model " + saved.spec().summary());
@@ -81,7 +82,7 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void text(PrintWriter out, RunCheckpoint saved, Idx.Images test, Evaluation result, String deviceName) {
+    private void text(PrintWriter out, Checkpoint.Contents saved, Idx.Images test, Evaluation result, String deviceName) {
         out.println("model        " + saved.spec().summary() + " (" + checkpoint.checkpoint() + ")");
         out.println("data         " + data + ": " + DataFolder.describe(test) + " (test)");
         out.println("device       " + deviceName);
@@ -99,7 +100,7 @@ final class EvalCommand implements Callable<Integer> {
         }
     }
 
-    private String json(RunCheckpoint saved, Idx.Images test, Evaluation result, String deviceName)
+    private String json(Checkpoint.Contents saved, Idx.Images test, Evaluation result, String deviceName)
             throws IOException {
         Map<String, Object> object = new LinkedHashMap<>();
         object.put("checkpoint", checkpoint.checkpoint().toString());

@@ -101,11 +101,6 @@ public final class Main implements Runnable {
         return environment;
     }
 
-    /** Whether {@code --verbose} was given. */
-    boolean verbose() {
-        return verbose;
-    }
-
     /** Failures whose message is the whole story: bad data, files, checkpoints, devices. */
     private static boolean isUserError(Exception exception) {
         return exception instanceof CliFailure || exception instanceof java.io.IOException

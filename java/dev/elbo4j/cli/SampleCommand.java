@@ -12,6 +12,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
+import dev.elbo4j.io.Checkpoint;
+
 /** {@code elbo4j sample CHECKPOINT}: a PNG of decoded prior samples, or of a latent traversal. */
 @Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Draw samples (or a latent traversal) of a checkpoint's model as a PNG.",
@@ -52,7 +54,7 @@ final class SampleCommand implements Callable<Integer> {
         Usage.atLeast(spec, count, 1, "--n");
         checkpoint.check();
         Usage.atLeast(spec, traverse, 0, "--traverse");
-        RunCheckpoint saved = checkpoint.read();
+        Checkpoint.Contents saved = checkpoint.read();
         int latent = saved.spec().latent();
         Usage.latentDimension(spec, traverse, latent);
         Path file = out != null ? out : Path.of(traverse == null ? "samples.png" : "traversal-" + traverse + ".png");

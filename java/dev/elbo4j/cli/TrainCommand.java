@@ -18,6 +18,7 @@ import dev.elbo4j.data.Idx;
 import dev.elbo4j.data.ImageDataset.Split;
 import dev.elbo4j.gpu.BackendSelection.Choice;
 import dev.elbo4j.gpu.BackendSelection.Selected;
+import dev.elbo4j.io.Checkpoint;
 import dev.elbo4j.nn.Activation;
 import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.nn.BinarizationMode;
@@ -208,24 +209,21 @@ final class TrainCommand implements Callable<Integer> {
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
 
+        Checkpoint.Contents saved = null;
         TrainingState resumedState = null;
-        float[] resumedParameters = null;
-        VaeSpec resumedSpec = null;
         AdamSettings adam = adamSettings();
         if (resume != null) {
-            RunCheckpoint saved = RunCheckpoint.read(resume);
-            resumedSpec = saved.spec();
-            resumedParameters = saved.parameters();
-            resumedState = saved.state().orElseThrow(() -> new CliFailure("the checkpoint " + resume
+            saved = RunCheckpoint.read(resume);
+            resumedState = saved.training().orElseThrow(() -> new CliFailure("the checkpoint " + resume
                     + " holds a model but no training state: it cannot be resumed (train a new run instead)"));
             adam = saved.adam().orElseThrow();
-            checkResumedOptions(resumedSpec, resumedState, adam);
+            checkResumedOptions(saved.spec(), resumedState, adam);
         }
 
         Idx.Images train = DataFolder.images(data, Split.TRAIN, trainImages);
         Idx.Images test = DataFolder.images(data, Split.TEST, testImages);
-        VaeSpec model = resumedSpec != null ? resumedSpec : modelSpec(train.pixelsPerImage());
-        String modelName = resumedSpec != null ? "the checkpoint's model " + model.summary() : "the model";
+        VaeSpec model = saved != null ? saved.spec() : modelSpec(train.pixelsPerImage());
+        String modelName = saved != null ? "the checkpoint's model " + model.summary() : "the model";
         DataFolder.checkSize(train, "training images", model.inputs(), modelName);
         DataFolder.checkSize(test, "test images", model.inputs(), modelName);
         if (train.count() < batch) {
@@ -259,7 +257,7 @@ final class TrainCommand implements Callable<Integer> {
             TrainingOptions options = TrainingOptions.defaults().withBatchSize(batch)
                     .withAdam(adam)
                     .withProgressEvery(Math.clamp(stepsPerEpoch / 50, 1, 25));
-            try (Vae vae = resumedParameters != null ? Vae.withParameters(model, backend.backend(), resumedParameters)
+            try (Vae vae = saved != null ? saved.toVae(backend.backend())
                          : Vae.create(model, backend.backend());
                  Trainer trainer = resumedState != null ? Trainer.resume(vae, train, options, resumedState)
                          : Trainer.create(vae, train, options)) {
@@ -331,7 +329,7 @@ final class TrainCommand implements Callable<Integer> {
             }
             try {
                 if (!finished || interrupted) {
-                    RunCheckpoint.write(run.checkpoint(), vae, trainer.state(), options.adam());
+                    Checkpoint.save(run.checkpoint(), vae, trainer.state(), options.adam());
                     stdout.println("interrupted at epoch " + (trainer.epochsCompleted() + 1) + ", step "
                             + trainer.stepInEpoch() + " of " + trainer.stepsPerEpoch() + ": checkpoint written to "
                             + run.checkpoint());
@@ -392,7 +390,7 @@ final class TrainCommand implements Callable<Integer> {
                     evaluation.kl(), evaluation.activeUnits(), result.seconds(), result.stepsPerSecond(), device));
             try {
                 metrics.write(run.metrics());
-                RunCheckpoint.write(run.checkpoint(), vae, trainer.state(), options.adam());
+                Checkpoint.save(run.checkpoint(), vae, trainer.state(), options.adam());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -452,21 +450,11 @@ final class TrainCommand implements Callable<Integer> {
         Usage.atLeast(spec, testImages, 1, "--test-images");
         Usage.atLeast(spec, traverse, 0, "--traverse");
         Usage.atLeast(spec, klWarmup, 0, "--kl-warmup");
-        if (!(learningRate > 0) || Float.isInfinite(learningRate)) {
-            throw usage("--lr must be a positive number but is " + learningRate);
-        }
-        if (!(beta >= 0) || Float.isInfinite(beta)) {
-            throw usage("--beta must be a number of at least 0 but is " + beta);
-        }
-        if (!(freeBits >= 0) || Float.isInfinite(freeBits)) {
-            throw usage("--free-bits must be a number of at least 0 but is " + freeBits);
-        }
-        if (weightDecay != null && (!(weightDecay >= 0) || Float.isInfinite(weightDecay))) {
-            throw usage("--weight-decay must be a number of at least 0 but is " + weightDecay);
-        }
-        if (clipNorm != null && (!(clipNorm > 0) || Float.isInfinite(clipNorm))) {
-            throw usage("--clip-norm must be a positive number but is " + clipNorm);
-        }
+        Usage.positive(spec, learningRate, "--lr");
+        Usage.nonNegative(spec, beta, "--beta");
+        Usage.nonNegative(spec, freeBits, "--free-bits");
+        Usage.nonNegative(spec, weightDecay, "--weight-decay");
+        Usage.positive(spec, clipNorm, "--clip-norm");
         if (gaussianLogVariance != null && likelihood != Likelihood.GAUSSIAN_FIXED) {
             throw usage("--gaussian-logvar is the log-variance of --likelihood gaussian-fixed, not "
                     + new Choices.Likelihoods().wordOf(likelihood));

@@ -25,6 +25,20 @@ final class Usage {
         }
     }
 
+    /** Refuses a {@code value} that is not a positive finite number: "--lr must be a positive number but is -0.1". */
+    static void positive(CommandSpec command, Float value, String option) {
+        if (value != null && (!(value > 0) || Float.isInfinite(value))) {
+            throw error(command, option + " must be a positive number but is " + value);
+        }
+    }
+
+    /** Refuses a {@code value} that is not a finite number of at least 0 (NaN included); null passes. */
+    static void nonNegative(CommandSpec command, Float value, String option) {
+        if (value != null && (!(value >= 0) || Float.isInfinite(value))) {
+            throw error(command, option + " must be a number of at least 0 but is " + value);
+        }
+    }
+
     /** Refuses a {@code --threads} outside 1 to {@link CpuBackend#MAX_THREADS}; null (not given) passes. */
     static void threads(CommandSpec command, Integer threads) {
         atLeast(command, threads, 1, "--threads");

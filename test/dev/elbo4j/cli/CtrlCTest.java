@@ -63,7 +63,7 @@ class CtrlCTest {
             Path checkpoint = out.resolve(RunFolder.CHECKPOINT);
             assertTrue(rest.toString().contains("checkpoint written to " + checkpoint), rest.toString());
             assertTrue(rest.toString().contains("continue with: elbo4j train --resume " + checkpoint), rest.toString());
-            assertTrue(RunCheckpoint.read(checkpoint).state().orElseThrow().epoch() >= 1);
+            assertTrue(RunCheckpoint.read(checkpoint).training().orElseThrow().epoch() >= 1);
         } finally {
             child.destroyForcibly();
         }

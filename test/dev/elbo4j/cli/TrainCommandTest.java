@@ -21,6 +21,7 @@ import dev.elbo4j.cuda.CudaRuntime;
 import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.cuda.GemmPrecision;
 import dev.elbo4j.data.IdxFiles;
+import dev.elbo4j.io.Checkpoint;
 import dev.elbo4j.nn.AdamSettings;
 import dev.elbo4j.reference.TestRandom;
 
@@ -77,9 +78,9 @@ class TrainCommandTest {
         assertTrue(Double.isFinite(metrics.result().testLogPx()) && metrics.result().testLogPx() < 0,
                 metrics.result().toString());
 
-        RunCheckpoint saved = RunCheckpoint.read(out.resolve(RunFolder.CHECKPOINT));
+        Checkpoint.Contents saved = RunCheckpoint.read(out.resolve(RunFolder.CHECKPOINT));
         assertEquals("16-8-2-8-16 RELU BERNOULLI", saved.spec().summary());
-        assertEquals(2, saved.state().orElseThrow().epoch());
+        assertEquals(2, saved.training().orElseThrow().epoch());
         for (String picture : new String[] {RunFolder.RECONSTRUCTIONS, RunFolder.SAMPLES, RunFolder.TRAVERSAL}) {
             assertTrue(Files.size(out.resolve(picture)) > 0, picture);
         }
@@ -201,7 +202,7 @@ class TrainCommandTest {
         assertTrue(epoch.device().startsWith("cuda ("), epoch.toString());
         assertTrue(epoch.trainElbo() < 0 && epoch.testElbo() < 0, epoch.toString());
         Path checkpoint = out.resolve(RunFolder.CHECKPOINT);
-        assertEquals(1, RunCheckpoint.read(checkpoint).state().orElseThrow().epoch());
+        assertEquals(1, RunCheckpoint.read(checkpoint).training().orElseThrow().epoch());
         for (String picture : new String[] {RunFolder.RECONSTRUCTIONS, RunFolder.SAMPLES, RunFolder.TRAVERSAL}) {
             assertTrue(Files.size(out.resolve(picture)) > 0, picture);
         }
@@ -293,7 +294,7 @@ class TrainCommandTest {
         Cli.run(train(data, out, "--adamw", "--clip-norm", "5", "--likelihood", "gaussian-fixed",
                 "--gaussian-logvar", "-2")).expect(0);
         Path checkpoint = out.resolve(RunFolder.CHECKPOINT);
-        RunCheckpoint saved = RunCheckpoint.read(checkpoint);
+        Checkpoint.Contents saved = RunCheckpoint.read(checkpoint);
         assertEquals(-2f, saved.spec().fixedLogVariance());
         AdamSettings adam = saved.adam().orElseThrow();
         assertTrue(adam.decoupledWeightDecay(), adam.toString());
@@ -360,7 +361,7 @@ class TrainCommandTest {
                 out.toString());
         assertTrue(out.toString().contains("continue with: elbo4j train --resume " + checkpoint + " --epochs 4"),
                 out.toString());
-        assertEquals(3, RunCheckpoint.read(checkpoint).state().orElseThrow().stepInEpoch());
+        assertEquals(3, RunCheckpoint.read(checkpoint).training().orElseThrow().stepInEpoch());
 
         Cli.Run resumed = Cli.run(train(data, interrupted, "--resume", checkpoint.toString(), "--epochs", "4"))
                 .expect(0);
