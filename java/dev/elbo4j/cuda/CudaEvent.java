@@ -64,8 +64,7 @@ public final class CudaEvent extends ContextResource {
             try {
                 context.ensureCurrent();
                 MemorySegment milliseconds = DriverApi.threadSlot();
-                driver.check(driver.eventElapsedTime(milliseconds, start.handle, handle),
-                        driver.eventElapsedTimeSymbol());
+                driver.check(driver.eventElapsedTime(milliseconds, start.handle, handle), "cuEventElapsedTime_v2");
                 return milliseconds.get(JAVA_FLOAT, 0);
             } finally {
                 exit();

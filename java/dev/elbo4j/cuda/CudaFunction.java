@@ -22,7 +22,7 @@ import java.util.Objects;
  * {@link Float} or {@link Double} for the scalars. A number is never accepted for a pointer, so no launch can hand
  * the kernel an address that is not the start of (or a view into) an open buffer of the kernel's context. When the
  * function is bound, the declaration is checked against the kernel's parameter count and sizes as the driver reports
- * them (cuFuncGetParamInfo, driver 12.4+); each launch checks the block against the kernel's thread limit.
+ * them (cuFuncGetParamInfo); each launch checks the block against the kernel's thread limit.
  *
  * <h2>Launches and closes</h2>
  * A launch holds the module, the stream and every buffer argument in use from its checks until the driver has
@@ -65,9 +65,7 @@ public final class CudaFunction {
             driver.check(driver.funcGetAttribute(value, DriverApi.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, handle),
                     "cuFuncGetAttribute", "CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK of kernel " + name);
             int maxThreads = value.get(JAVA_INT, 0);
-            if (driver.hasParamInfo()) {
-                checkDeclaration(name, declared, parameterSizes(driver, name, handle, arena));
-            }
+            checkDeclaration(name, declared, parameterSizes(driver, name, handle, arena));
             return new CudaFunction(module, name, handle, declared, maxThreads);
         }
     }

@@ -185,8 +185,6 @@ public final class CudaRuntime {
         text.append("\nDriver API version: ").append(versionText(driverVersion)).append(" (the kernels need ")
                 .append(versionText(REQUIRED_DRIVER_VERSION)).append(" or newer: ")
                 .append(driverVersion >= REQUIRED_DRIVER_VERSION ? "met)" : "too old, contexts cannot be opened)");
-        text.append("\nParameter checks (cuFuncGetParamInfo): ").append(driver.hasParamInfo() ? "yes" : "no, driver < 12.4");
-        text.append("\nElapsed time symbol: ").append(driver.eventElapsedTimeSymbol());
         synchronized (this) {
             text.append("\ncuBLAS: ").append(cublas != null ? cublas.library()
                     : cublasFailure != null ? "unavailable (" + cublasFailure.getMessage() + ")" : "not loaded yet");

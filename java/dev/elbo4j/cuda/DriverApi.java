@@ -88,12 +88,10 @@ final class DriverApi {
     private final MethodHandle cuEventRecord;
     private final MethodHandle cuEventSynchronize;
     private final MethodHandle cuEventElapsedTime;
-    private final String eventElapsedTimeSymbol;
     private final MethodHandle cuModuleLoadDataEx;
     private final MethodHandle cuModuleUnload;
     private final MethodHandle cuModuleGetFunction;
     private final MethodHandle cuFuncGetAttribute;
-    /** Null on drivers older than 12.4: kernel parameter counts and sizes are then unknown. */
     private final MethodHandle cuFuncGetParamInfo;
     private final MethodHandle cuLaunchKernel;
     private final MethodHandle cuGraphInstantiate;
@@ -152,20 +150,13 @@ final class DriverApi {
         cuEventDestroy = bind.required("cuEventDestroy_v2", HANDLE);
         cuEventRecord = bind.required("cuEventRecord", HANDLE, HANDLE);
         cuEventSynchronize = bind.required("cuEventSynchronize", HANDLE);
-        // cuda.h maps cuEventElapsedTime to the _v2 symbol from CUDA 12.8; older drivers only have the original.
-        MethodHandle elapsed = bind.optional("cuEventElapsedTime_v2", ADDRESS, HANDLE, HANDLE);
-        if (elapsed != null) {
-            cuEventElapsedTime = elapsed;
-            eventElapsedTimeSymbol = "cuEventElapsedTime_v2";
-        } else {
-            cuEventElapsedTime = bind.required("cuEventElapsedTime", ADDRESS, HANDLE, HANDLE);
-            eventElapsedTimeSymbol = "cuEventElapsedTime";
-        }
+        // The symbol cuda.h maps cuEventElapsedTime to since CUDA 12.8.
+        cuEventElapsedTime = bind.required("cuEventElapsedTime_v2", ADDRESS, HANDLE, HANDLE);
         cuModuleLoadDataEx = bind.required("cuModuleLoadDataEx", ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS);
         cuModuleUnload = bind.required("cuModuleUnload", HANDLE);
         cuModuleGetFunction = bind.required("cuModuleGetFunction", ADDRESS, HANDLE, ADDRESS);
         cuFuncGetAttribute = bind.required("cuFuncGetAttribute", ADDRESS, JAVA_INT, HANDLE);
-        cuFuncGetParamInfo = bind.optional("cuFuncGetParamInfo", HANDLE, SIZE_T, ADDRESS, ADDRESS);
+        cuFuncGetParamInfo = bind.required("cuFuncGetParamInfo", HANDLE, SIZE_T, ADDRESS, ADDRESS);
         cuLaunchKernel = bind.required("cuLaunchKernel", HANDLE, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, HANDLE, ADDRESS, ADDRESS);
         cuGraphInstantiate = bind.required("cuGraphInstantiateWithFlags", ADDRESS, HANDLE, JAVA_LONG);
@@ -537,11 +528,6 @@ final class DriverApi {
         }
     }
 
-    /** The symbol bound for elapsed time (cuEventElapsedTime_v2, or the original on drivers before 12.8). */
-    String eventElapsedTimeSymbol() {
-        return eventElapsedTimeSymbol;
-    }
-
     int graphInstantiate(MemorySegment graphExec, long graph, long flags) {
         try {
             return (int) cuGraphInstantiate.invokeExact(graphExec, graph, flags);
@@ -607,11 +593,6 @@ final class DriverApi {
         } catch (Throwable t) {
             throw unexpected(t);
         }
-    }
-
-    /** Whether the driver reports kernel parameter layouts (cuFuncGetParamInfo, driver 12.4+). */
-    boolean hasParamInfo() {
-        return cuFuncGetParamInfo != null;
     }
 
     int funcGetParamInfo(long function, long index, MemorySegment offset, MemorySegment size) {

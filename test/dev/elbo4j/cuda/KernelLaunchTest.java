@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -87,19 +86,8 @@ class KernelLaunchTest {
         assertEquals(List.of(POINTER, POINTER, FLOAT, LONG), axpy.parameters());
     }
 
-    /**
-     * Skips a test of the declaration checks on a driver older than 12.4, which cannot report parameters (the
-     * emulator and every current driver can).
-     */
-    private void assumeParameterInfo() {
-        int driverVersion = cuda.runtime().driverVersion();
-        assumeTrue(driverVersion >= 12040, "driver " + driverVersion + " does not report kernel parameters "
-                + "(cuFuncGetParamInfo needs 12.4): declarations are not checked against the kernel");
-    }
-
     @Test
     void aDeclarationThatDoesNotMatchTheKernelIsRefused() {
-        assumeParameterInfo();
         try (CudaContext context = CudaRuntime.get().openContext(0)) {
             CudaModule module = context.kernels();
             IllegalArgumentException count = assertThrows(IllegalArgumentException.class,
