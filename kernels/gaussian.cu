@@ -11,7 +11,7 @@
 //   logvar_partials     per-dimension mode (null: not written): gridDim.x x D, partial[block][d] = the sum of
 //                       grad_scale * 0.5 (1 - (x - m)^2 exp(-s_d)) over the block's 16 rows (scaled first, so a
 //                       collapsed dimension's huge terms stay finite where the scaled gradient is);
-//                       elbo4j_gaussian_logvar_grad then adds the blocks' partials in block order (with scale 1):
+//                       elbo4j_gaussian_logvar_grad then adds the blocks' partials in a fixed order:
 //                       no floating-point atomics.
 // Every finite input gives a finite result where the formula's value is finite (elbo_math.cuh, elbo4j_gaussian).
 // The gradients are those of the loss -sum_r w_r log p_r with w_r = grad_scale (1/B for a batch mean).
@@ -129,12 +129,12 @@ elbo4j_gaussian_loss_grad(const float* __restrict__ mean, const float* __restric
   }
 }
 
-// The per-dimension log-variance gradient: grad_logvar[d] = grad_scale * sum over blocks of partials[block][d]
-// (blocks x D, from elbo4j_gaussian_loss_grad, which has scaled them already: the launcher passes 1), added in a
-// fixed order. Launch: blockDim 256, gridDim ceil(D / 32).
+// The per-dimension log-variance gradient: grad_logvar[d] = the sum over blocks of partials[block][d] (blocks x D,
+// from elbo4j_gaussian_loss_grad, which has applied grad_scale already), added in a fixed order (reduce.cuh).
+// Launch: blockDim 256, gridDim ceil(D / 32).
 extern "C" __global__ void __launch_bounds__(ELBO4J_COLUMN_SUM_COLUMNS * ELBO4J_COLUMN_SUM_SLICES)
-elbo4j_gaussian_logvar_grad(const float* __restrict__ partials, int blocks, int dims, float grad_scale,
+elbo4j_gaussian_logvar_grad(const float* __restrict__ partials, int blocks, int dims,
                             float* __restrict__ grad_logvar) {
   __shared__ double slice_sums[ELBO4J_COLUMN_SUM_SLICES][ELBO4J_COLUMN_SUM_COLUMNS];
-  elbo4j_column_sum(partials, blocks, dims, grad_scale, grad_logvar, slice_sums);
+  elbo4j_column_sum(partials, blocks, dims, grad_logvar, slice_sums);
 }

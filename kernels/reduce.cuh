@@ -59,7 +59,7 @@ static __device__ __forceinline__ double elbo4j_block_sum_double(double value, d
   return total;
 }
 
-// Column sums of a (rows x cols) float matrix, out[c] = scale * sum_r in[r][c], in a fixed order: the
+// Column sums of a (rows x cols) float matrix, out[c] = sum_r in[r][c], in a fixed order: the
 // block's 32 columns are split over 8 slices of rows (slice j takes rows j, j+8, ...), each summed in
 // row order in double, then the 8 slice sums are added in slice order. Launch with blockDim.x = 256 and
 // gridDim.x = ceil(cols / 32). Used for the per-dimension log-variance gradient (sum over the rows of
@@ -68,7 +68,7 @@ static __device__ __forceinline__ double elbo4j_block_sum_double(double value, d
 #define ELBO4J_COLUMN_SUM_SLICES 8
 
 static __device__ __forceinline__ void elbo4j_column_sum(const float* __restrict__ in, int rows, int cols,
-                                                         float scale, float* __restrict__ out,
+                                                         float* __restrict__ out,
                                                          double (*slice_sums)[ELBO4J_COLUMN_SUM_COLUMNS]) {
   const int column_in_block = threadIdx.x % ELBO4J_COLUMN_SUM_COLUMNS;
   const int slice = threadIdx.x / ELBO4J_COLUMN_SUM_COLUMNS;
@@ -86,6 +86,6 @@ static __device__ __forceinline__ void elbo4j_column_sum(const float* __restrict
     double total = 0.0;
 #pragma unroll
     for (int j = 0; j < ELBO4J_COLUMN_SUM_SLICES; ++j) total += slice_sums[j][column_in_block];
-    out[column] = (float)((double)scale * total);
+    out[column] = (float)total;
   }
 }

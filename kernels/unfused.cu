@@ -264,12 +264,12 @@ elbo4j_unfused_row_sum(const float* __restrict__ in, int rows, int cols, float* 
   if (lane == 0) out[row] = (float)sum;
 }
 
-// out[c] = scale * sum_r in[r][c] for a rows x cols matrix (fixed order, reduce.cuh).
+// out[c] = sum_r in[r][c] for a rows x cols matrix (fixed order, reduce.cuh).
 // Launch: blockDim 256, gridDim ceil(cols / 32).
 extern "C" __global__ void __launch_bounds__(ELBO4J_COLUMN_SUM_COLUMNS * ELBO4J_COLUMN_SUM_SLICES)
-elbo4j_unfused_column_sum(const float* __restrict__ in, int rows, int cols, float scale, float* __restrict__ out) {
+elbo4j_unfused_column_sum(const float* __restrict__ in, int rows, int cols, float* __restrict__ out) {
   __shared__ double slice_sums[ELBO4J_COLUMN_SUM_SLICES][ELBO4J_COLUMN_SUM_COLUMNS];
-  elbo4j_column_sum(in, rows, cols, scale, out, slice_sums);
+  elbo4j_column_sum(in, rows, cols, out, slice_sums);
 }
 
 // out[i] = sum_k in[k][i] for a K x N tensor (the sum over the samples). One thread per i.

@@ -74,7 +74,7 @@ public final class GaussianKernels {
         this.lossGrad = context.kernels().function(LOSS_GRAD, POINTER, POINTER, INT, INT, INT, NULLABLE_POINTER, FLOAT,
                 INT, FLOAT, POINTER, NULLABLE_POINTER, NULLABLE_POINTER, NULLABLE_POINTER);
         // (partials, blocks, dims, gradScale, gradLogvar)
-        this.logVarGrad = context.kernels().function(LOGVAR_GRAD, POINTER, INT, INT, FLOAT, POINTER);
+        this.logVarGrad = context.kernels().function(LOGVAR_GRAD, POINTER, INT, INT, POINTER);
     }
 
     /**
@@ -131,7 +131,7 @@ public final class GaussianKernels {
         if (resolved.perDimensionGrad()) {
             // The partials carry gradScale already (see kernels/gaussian.cu): the sum is not scaled again.
             logVarGrad.launch(stream, blocks(dims, COLUMNS_PER_BLOCK), THREADS,
-                    partials, lossBlocks, dims, 1f, gradLogVar);
+                    partials, lossBlocks, dims, gradLogVar);
         }
     }
 

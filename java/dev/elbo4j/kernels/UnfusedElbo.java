@@ -112,7 +112,7 @@ public final class UnfusedElbo implements AutoCloseable {
         this.add = module.function("elbo4j_unfused_add", POINTER, POINTER, INT, POINTER);
         this.scale = module.function("elbo4j_unfused_scale", POINTER, INT, FLOAT, POINTER);
         this.rowSum = module.function("elbo4j_unfused_row_sum", POINTER, INT, INT, POINTER);
-        this.columnSum = module.function("elbo4j_unfused_column_sum", POINTER, INT, INT, FLOAT, POINTER);
+        this.columnSum = module.function("elbo4j_unfused_column_sum", POINTER, INT, INT, POINTER);
         this.sumSamples = module.function("elbo4j_unfused_sum_samples", POINTER, INT, INT, POINTER);
         this.pixelsToFloat = module.function("elbo4j_unfused_pixels_to_float", POINTER, INT, POINTER);
         this.binarize = module.function("elbo4j_unfused_binarize", POINTER, POINTER, INT, POINTER);
@@ -319,8 +319,7 @@ public final class UnfusedElbo implements AutoCloseable {
         quads(gaussianGrads, stream, elements, mean, x, values, resolved.fixed(), resolved.rowStride(), rows, batch,
                 dims, gradScale, gradMean, gradScale, logVarTerms);
         if (resolved.perDimensionGrad()) {
-            columnSum.launch(stream, blocks(dims, COLUMN_SUM_COLUMNS), THREADS, logVarTerms, rows, dims, 1f,
-                    gradLogVar);
+            columnSum.launch(stream, blocks(dims, COLUMN_SUM_COLUMNS), THREADS, logVarTerms, rows, dims, gradLogVar);
         }
     }
 
