@@ -7,15 +7,16 @@
 //   dbias    cols          float
 //
 // Stage 1 (elbo4j_bias_grad_partial): grid (ceil(cols / 32), chunks); a chunk is ELBO4J_BIAS_GRAD_CHUNK_ROWS
-// consecutive rows. A block of 256 threads takes 32 columns of one chunk: warp w (a "slice") sums rows
-// chunk_start + w, + 8, + 16, ... of its lane's column in double, in row order; lane l of every warp reads
-// column l, so each warp reads 128 contiguous bytes per row. The 8 slice sums of a column are then added in
-// slice order by warp 0 and written to partials[chunk][c], or straight to dbias[c] when there is one chunk.
+// consecutive rows. A block of 256 threads takes 32 columns of one chunk and sums them with
+// elbo4j_column_range_sum (reduce.cuh): warp w (a "slice") sums rows chunk_start + w, + 8, + 16, ... of its
+// lane's column in double, in row order; lane l of every warp reads column l, so each warp reads 128
+// contiguous bytes per row. The 8 slice sums of a column are then added in slice order by warp 0 and written
+// to partials[chunk][c], or straight to dbias[c] when there is one chunk.
 // Stage 2 (elbo4j_bias_grad_final): one thread per column adds the chunks' partials in chunk order.
 // The chunk size is a constant, so the order depends on the shape alone.
-#define ELBO4J_BIAS_GRAD_THREADS 256
-#define ELBO4J_BIAS_GRAD_COLUMNS 32
-#define ELBO4J_BIAS_GRAD_SLICES (ELBO4J_BIAS_GRAD_THREADS / ELBO4J_BIAS_GRAD_COLUMNS)
+#include "reduce.cuh"
+
+#define ELBO4J_BIAS_GRAD_THREADS (ELBO4J_COLUMN_SUM_COLUMNS * ELBO4J_COLUMN_SUM_SLICES)
 #define ELBO4J_BIAS_GRAD_CHUNK_ROWS 256
 
 // Launch: blockDim 256, gridDim (ceil(cols / 32), ceil(rows / 256)). With one chunk (gridDim.y == 1) the
@@ -23,26 +24,12 @@
 extern "C" __global__ void __launch_bounds__(ELBO4J_BIAS_GRAD_THREADS)
 elbo4j_bias_grad_partial(const float* __restrict__ dpre, int rows, int cols, double* __restrict__ partials,
                          float* __restrict__ dbias) {
-  __shared__ double slice_sums[ELBO4J_BIAS_GRAD_SLICES][ELBO4J_BIAS_GRAD_COLUMNS];
-  const int lane = threadIdx.x % ELBO4J_BIAS_GRAD_COLUMNS;
-  const int slice = threadIdx.x / ELBO4J_BIAS_GRAD_COLUMNS;
-  const int column = blockIdx.x * ELBO4J_BIAS_GRAD_COLUMNS + lane;
+  __shared__ double slice_sums[ELBO4J_COLUMN_SUM_SLICES][ELBO4J_COLUMN_SUM_COLUMNS];
   const int chunk_start = blockIdx.y * ELBO4J_BIAS_GRAD_CHUNK_ROWS;
   const int chunk_end = min(rows, chunk_start + ELBO4J_BIAS_GRAD_CHUNK_ROWS);
-  double sum = 0.0;
-  if (column < cols) {
-    for (int row = chunk_start + slice; row < chunk_end; row += ELBO4J_BIAS_GRAD_SLICES) {
-      sum += (double)dpre[(size_t)row * cols + column];
-    }
-  }
-  // Every slot is written (0 past the last column), so the reads below never see an unwritten slot.
-  slice_sums[slice][lane] = sum;
-  // Every slice's sum is in shared memory before warp 0 adds them up.
-  __syncthreads();
-  if (slice == 0 && column < cols) {
-    double total = 0.0;
-#pragma unroll
-    for (int s = 0; s < ELBO4J_BIAS_GRAD_SLICES; ++s) total += slice_sums[s][lane];
+  const double total = elbo4j_column_range_sum(dpre, chunk_start, chunk_end, cols, slice_sums);
+  const int column = blockIdx.x * ELBO4J_COLUMN_SUM_COLUMNS + threadIdx.x % ELBO4J_COLUMN_SUM_COLUMNS;
+  if (threadIdx.x < ELBO4J_COLUMN_SUM_COLUMNS && column < cols) {
     if (gridDim.y == 1) {
       dbias[column] = (float)total;
     } else {

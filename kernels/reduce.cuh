@@ -59,33 +59,45 @@ static __device__ __forceinline__ double elbo4j_block_sum_double(double value, d
   return total;
 }
 
-// Column sums of a (rows x cols) float matrix, out[c] = sum_r in[r][c], in a fixed order: the
-// block's 32 columns are split over 8 slices of rows (slice j takes rows j, j+8, ...), each summed in
-// row order in double, then the 8 slice sums are added in slice order. Launch with blockDim.x = 256 and
-// gridDim.x = ceil(cols / 32). Used for the per-dimension log-variance gradient (sum over the rows of
-// per-block partials) and by the unfused baseline.
+// Column sums of rows [row_begin, row_end) of a (rows x cols) float matrix, sum_r in[r][c], in a fixed
+// order: the block's 32 columns are split over 8 slices of rows (slice j takes rows row_begin + j, + 8, ...),
+// each summed in row order in double, then the 8 slice sums are added in slice order. Returns the column's
+// total (in double) to the threads of slice 0 whose column is < cols, 0 to the others. Launch with
+// blockDim.x = 256 and gridDim.x = ceil(cols / 32); every thread of the block must call it.
 #define ELBO4J_COLUMN_SUM_COLUMNS 32
 #define ELBO4J_COLUMN_SUM_SLICES 8
 
-static __device__ __forceinline__ void elbo4j_column_sum(const float* __restrict__ in, int rows, int cols,
-                                                         float* __restrict__ out,
-                                                         double (*slice_sums)[ELBO4J_COLUMN_SUM_COLUMNS]) {
+static __device__ __forceinline__ double elbo4j_column_range_sum(const float* __restrict__ in, int row_begin,
+                                                                 int row_end, int cols,
+                                                                 double (*slice_sums)[ELBO4J_COLUMN_SUM_COLUMNS]) {
   const int column_in_block = threadIdx.x % ELBO4J_COLUMN_SUM_COLUMNS;
   const int slice = threadIdx.x / ELBO4J_COLUMN_SUM_COLUMNS;
   const int column = blockIdx.x * ELBO4J_COLUMN_SUM_COLUMNS + column_in_block;
   double sum = 0.0;
   if (column < cols) {
-    for (int row = slice; row < rows; row += ELBO4J_COLUMN_SUM_SLICES) {
+    for (int row = row_begin + slice; row < row_end; row += ELBO4J_COLUMN_SUM_SLICES) {
       sum += in[(size_t)row * cols + column];
     }
   }
+  // Every slot is written (0 past the last column), so the reads below never see an unwritten slot.
   slice_sums[slice][column_in_block] = sum;
   // All 8 slice sums of every column are in shared memory before slice 0 adds them.
   __syncthreads();
+  double total = 0.0;
   if (slice == 0 && column < cols) {
-    double total = 0.0;
 #pragma unroll
     for (int j = 0; j < ELBO4J_COLUMN_SUM_SLICES; ++j) total += slice_sums[j][column_in_block];
-    out[column] = (float)total;
   }
+  return total;
+}
+
+// out[c] = sum_r in[r][c] over all rows, rounded to float (elbo4j_column_range_sum's order and launch). Used
+// for the per-dimension log-variance gradient (sum over the rows of per-block partials) and by the unfused
+// baseline.
+static __device__ __forceinline__ void elbo4j_column_sum(const float* __restrict__ in, int rows, int cols,
+                                                         float* __restrict__ out,
+                                                         double (*slice_sums)[ELBO4J_COLUMN_SUM_COLUMNS]) {
+  const double total = elbo4j_column_range_sum(in, 0, rows, cols, slice_sums);
+  const int column = blockIdx.x * ELBO4J_COLUMN_SUM_COLUMNS + threadIdx.x % ELBO4J_COLUMN_SUM_COLUMNS;
+  if (threadIdx.x < ELBO4J_COLUMN_SUM_COLUMNS && column < cols) out[column] = (float)total;
 }
