@@ -76,16 +76,12 @@ public final class GatherKernels {
         long datasetBytes = (long) datasetRows * dims;
         buffer(dataset, "dataset", "N x D = " + datasetRows + " x " + dims + " (unsigned bytes)", datasetBytes, 1,
                 context);
-        buffer(order, "order", orderCount + " row indices (int32, 4 bytes each)", orderCount * Integer.BYTES, 1,
-                context);
+        buffer(order, "order", orderCount + " row indices (int32)", orderCount, Integer.BYTES, context);
         floats(x, "x", "B x D = " + batch + " x " + dims, dataElements, context);
         long xBytes = dataElements * Float.BYTES;
         disjoint(x, xBytes, "x", dataset, datasetBytes, "dataset");
         disjoint(x, xBytes, "x", order, orderCount * Integer.BYTES, "order");
         disjoint(x, xBytes, "x", state.buffer(), DeviceStepState.BYTES, "state");
-        if (!order.isAligned(Integer.BYTES)) {
-            throw new IllegalArgumentException("order (" + order + ") must be 4-byte aligned: it holds int32 indices");
-        }
         boolean vector = dims % 4 == 0 && dataset.isAligned(4) && x.isAligned(16);
         gather.launch(stream, blocks(vector ? dataElements / 4 : dataElements, THREADS), THREADS,
                 dataset, datasetRows, dims, order, orderCount, state.buffer(), batch, binarize ? 1 : 0, seed, x);

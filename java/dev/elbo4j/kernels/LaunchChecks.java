@@ -90,8 +90,8 @@ final class LaunchChecks {
     }
 
     /**
-     * Checks a required buffer: not null, open, of {@code context}, and holding at least {@code elements}
-     * elements of {@code elementBytes} bytes.
+     * Checks a required buffer: not null, open, of {@code context}, starting at a multiple of {@code elementBytes}
+     * bytes, and holding at least {@code elements} elements of {@code elementBytes} bytes.
      *
      * @param name  the argument's name ("logits")
      * @param shape its shape in symbols and numbers ("K x B x D = 1 x 4 x 784")
@@ -108,13 +108,14 @@ final class LaunchChecks {
         }
         if (elementBytes > 1 && !buffer.isAligned(elementBytes)) {
             throw new IllegalArgumentException(name + " (" + buffer + ") starts at an address that is not a multiple"
-                    + " of " + elementBytes + " bytes: a float32 tensor must start on a whole float (slice at float"
-                    + " offsets, e.g. with sliceFloats)");
+                    + " of " + elementBytes + " bytes: it holds " + elementBytes + "-byte elements and must start on a"
+                    + " whole element (slice at element offsets, e.g. with sliceFloats for float32)");
         }
         long needed = elements * elementBytes;
         if (buffer.byteSize() < needed) {
             throw new IllegalArgumentException(name + " holds " + buffer.byteSize() + " bytes but " + shape + " needs "
-                    + elements + (elementBytes == Float.BYTES ? " floats" : " bytes") + " (" + needed + " bytes)");
+                    + (elementBytes == 1 ? needed + " bytes"
+                            : elements + " elements of " + elementBytes + " bytes (" + needed + " bytes)"));
         }
     }
 
@@ -136,11 +137,7 @@ final class LaunchChecks {
      * @param what what the workspace is for, e.g. "bias gradient partials (4 chunks x 400 columns)"
      */
     static void doubles(DeviceBuffer workspace, String what, long doubles, CudaContext context) {
-        buffer(workspace, "workspace", what, doubles * Double.BYTES, 1, context);
-        if (!workspace.isAligned(Double.BYTES)) {
-            throw new IllegalArgumentException("workspace (" + workspace
-                    + ") must be 8-byte aligned: it holds doubles");
-        }
+        buffer(workspace, "workspace", what, doubles, Double.BYTES, context);
     }
 
     /** Whether two buffers start at the same device address (an in-place operation). */

@@ -18,6 +18,7 @@ import dev.elbo4j.cuda.CudaStream;
 import dev.elbo4j.cuda.CudaTestSupport;
 import dev.elbo4j.cuda.Cublas;
 import dev.elbo4j.cuda.DeviceBuffer;
+import dev.elbo4j.shape.DenseShape;
 import dev.elbo4j.shape.LatentShape;
 import dev.elbo4j.shape.LikelihoodShape;
 import dev.elbo4j.shape.SampleShape;
@@ -25,7 +26,8 @@ import dev.elbo4j.shape.SampleShape;
 /**
  * A float32 tensor at a byte offset that is not a multiple of 4 (a {@code slice(1, n)}) is refused in Java by every
  * launcher and by cuBLAS, naming the argument: a GPU faults on a misaligned float access with an error that kills
- * the context. Every launcher accepted it before (only {@code fillFloats} refused it).
+ * the context. Every launcher accepted it before (only {@code fillFloats} refused it). The same holds for the int32
+ * and double arguments (a Philox offset word, a row order, a reduction workspace) at their own element size.
  */
 @Tag("cuda")
 @ExtendWith(CudaTestSupport.class)
@@ -80,6 +82,39 @@ class MisalignedBuffersTest {
             for (DeviceBuffer output : List.of(z, kl, totals)) {
                 assertStillPoisoned("an output of a refused call", output.toFloatArray());
             }
+        }
+    }
+
+    @Test
+    void wordsAndDoublesAtAnAddressThatIsNotAMultipleOfTheirSizeAreRefused() {
+        LatentShape latent = LatentShape.of(BATCH, LATENT);
+        LikelihoodShape likelihood = LikelihoodShape.of(BATCH, DIMS);
+        DenseShape twoChunks = new DenseShape(300, 1, 4);
+        try (DeviceBuffer backing = cuda.allocate(256); DeviceStepState state = DeviceStepState.allocate(cuda);
+             DeviceBuffer muLogvar = poisoned(cuda, latent.encoderElements());
+             DeviceBuffer z = poisoned(cuda, latent.sampleElements());
+             DeviceBuffer dataset = cuda.allocate((long) BATCH * DIMS);
+             DeviceBuffer x = poisoned(cuda, likelihood.dataElements());
+             DeviceBuffer dPre = poisoned(cuda, 1200); DeviceBuffer dBias = poisoned(cuda, 4)) {
+            // A Philox offset word and int32 row indices one byte off; a double workspace 4 bytes off.
+            Map<String, Executable> calls = Map.of(
+                    "offsetSource", () -> new LatentKernels(cuda).forward(null, latent, muLogvar, 1L,
+                            backing.slice(1, Integer.BYTES), z, null, null),
+                    "order", () -> new GatherKernels(cuda).gather(null, likelihood, dataset, BATCH,
+                            backing.slice(1, BATCH * Integer.BYTES), BATCH, state, false, 0L, x),
+                    "workspace", () -> new BiasGradientKernels(cuda).compute(null, twoChunks, dPre,
+                            backing.slice(Float.BYTES, 2 * 4 * Double.BYTES), dBias));
+            Map<String, Integer> elementBytes = Map.of("offsetSource", Integer.BYTES, "order", Integer.BYTES,
+                    "workspace", Double.BYTES);
+            for (Map.Entry<String, Executable> call : calls.entrySet()) {
+                IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, call.getValue(),
+                        call.getKey());
+                assertTrue(refused.getMessage().startsWith(call.getKey() + " (") && refused.getMessage().contains(
+                        "not a multiple of " + elementBytes.get(call.getKey()) + " bytes"), refused.getMessage());
+            }
+            assertStillPoisoned("an output of a refused call", z.toFloatArray());
+            assertStillPoisoned("an output of a refused call", x.toFloatArray());
+            assertStillPoisoned("an output of a refused call", dBias.toFloatArray());
         }
     }
 
