@@ -52,8 +52,9 @@ static __device__ __forceinline__ float elbo4j_activate(float a) {
     return a <= 0.0f ? 0.0f : a;
   } else if constexpr (kActivation == ELBO4J_ACTIVATION_TANH) {
     // tanh|a| = -expm1(-2|a|) / (2 + expm1(-2|a|)), in double: exact to the float's rounding for every |a|, small
-    // ones included (1 - e in float would cancel there). Not tanhf: CUDA's builds on approximate ex2/rcp
-    // instructions, whose error neither the emulator nor the reference reproduces.
+    // ones included (1 - e in float would cancel there). Not tanhf: nvcc 13 builds it from ex2.approx and an
+    // unrefined rcp.approx.ftz.f32, which native/check-ptx.pl rejects (it allows only expf's range-reduced
+    // ex2.approx and double log's Newton-refined reciprocal).
     const double e = expm1(-2.0 * fabs((double)a));
     return copysignf((float)(-e / (2.0 + e)), a);
   } else if constexpr (kActivation == ELBO4J_ACTIVATION_LEAKY_RELU) {

@@ -7,10 +7,11 @@
 // Who writes what, in step order:
 //   elbo4j_gather_rows       reads step (noise offset), cursor
 //   (latent forward/backward read step as their noise offset)
-//   elbo4j_loss_totals       loss, elbo, kl, beta, the epoch sums (loss_sum, elbo_sum, kl_sum, summed_steps)
+//   elbo4j_loss_totals       reads step (the KL warm-up's t); writes loss, elbo, kl, beta, the epoch sums
+//                            (loss_sum, elbo_sum, kl_sum, summed_steps)
 //   elbo4j_grad_norm_final   gradient_norm
-//   elbo4j_adam_prepare      the guard: apply, clip_scale, step_size, inverse_correction2_sqrt, updates,
-//                            skipped, skipped_in_a_row
+//   elbo4j_adam_prepare      reads loss, gradient_norm; writes the guard: apply, clip_scale, step_size,
+//                            inverse_correction2_sqrt, updates, skipped, skipped_in_a_row
 //   elbo4j_adam              reads apply, clip_scale, step_size, inverse_correction2_sqrt
 //   elbo4j_step_advance      step += 1, cursor += rows
 // The host writes the whole state between steps (a new run, a resume, an epoch start) and reads it when it

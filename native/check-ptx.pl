@@ -8,8 +8,9 @@
 #
 # Forbidden: every instruction with an .approx, .full or .ftz modifier (rcp.approx, div.approx, div.full,
 # sqrt.approx, ex2.approx, lg2.approx, sin/cos/tanh.approx, mul.ftz, add.ftz, fma.rn.ftz, setp.*.ftz,
-# cvt.ftz, ...), except the two uses that the CUDA math library makes today in its correctly rounded
-# functions (nvcc 13.0, -O3, no fast-math option), each recognized by what surrounds it:
+# cvt.ftz, ...), except the two uses that the CUDA math library makes today inside expf (documented at up
+# to 2 ulp) and double log/log1p (1 ulp) (nvcc 13.0, -O3, no fast-math option), each recognized by what
+# surrounds it:
 #   1. expf: ex2.approx.ftz.f32 of a range-reduced argument, i.e. of the result of an fma.rn.f32 that
 #      multiplies by the low half of log2(e), 0f32A57060, or by its negation 0fB2A57060 (for exp(-x)),
 #      as a literal or through a mov.f32 register;

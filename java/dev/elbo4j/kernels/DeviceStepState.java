@@ -23,7 +23,7 @@ import dev.elbo4j.nn.StepStatus;
  * <p>Who writes what during a step: {@link LossTotalsKernels} (loss, ELBO, KL, beta, epoch sums),
  * {@link GradientNormKernels} (gradient norm), {@link AdamKernels} (the guard: updates, skips, and the update's
  * scalars), {@link #advance} (step counter and cursor, last). {@link GatherKernels} and the latent kernels read the
- * step counter and the cursor.
+ * step counter and the cursor; {@link LossTotalsKernels} reads the step counter too (the KL warm-up's step).
  *
  * <p>The layout is little-endian, as on every CUDA device and host: the step counter's low 32 bits, the Philox
  * offset, are its first 4 bytes ({@link #noiseOffset()}).
