@@ -27,7 +27,7 @@ and for OpenBLAS.
 
 usage: vae_train.py speed --model 784-400-20 --batch 128 [--device cpu|cuda] [--threads T] [--precision fp32|tf32]
                           [--variants eager,compile,reduce-overhead] [--steps N] [--warmup W] [--repeats R]
-                          [--data DIR] [--json FILE]
+                          [--data DIR] [--json FILE] [--malloc tuned|glibc-default]
        vae_train.py agree --fixture DIR [--device cpu|cuda] [--threads T] [--json FILE]
        vae_train.py quality --model 784-400-20 --batch 128 --epochs N [--device ...] [--data DIR] [--json FILE]
 """
@@ -53,6 +53,9 @@ def parse_args():
         sub.add_argument("--threads", type=int, default=os.cpu_count(),
                          help="PyTorch's and OpenBLAS's threads on the CPU (default: every processor)")
         sub.add_argument("--json", help="also write the results to this file")
+        sub.add_argument("--malloc", default="tuned", choices=["tuned", "glibc-default"],
+                         help="on the CPU, raise glibc's malloc thresholds before torch loads (tuned, the default) "
+                              "or leave malloc as glibc starts (glibc-default)")
 
     speed = commands.add_parser("speed", help="steps per second")
     common(speed)
@@ -84,9 +87,9 @@ ARGS = parse_args()
 if ARGS.device == "cpu":
     # OpenBLAS sizes its pool when it loads: set the count before torch loads it.
     os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.threads)
-    # PyTorch's OpenMP workers spin after each parallel region and take the cores OpenBLAS's threads need: on the
-    # 2-core machine, 784-400-20 at batch 128 ran 23 steps/s spinning and 35 passive (2026-12-01). Passive is
-    # PyTorch at its best with these threads; a value set by the caller is kept.
+    # PyTorch's OpenMP workers spin after each parallel region and take the cores OpenBLAS's threads need
+    # (bench/README.md names the commands that compare the two). Passive is PyTorch at its best with these
+    # threads; a value set by the caller is kept.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
@@ -94,9 +97,8 @@ def keep_freed_memory():
     """glibc's malloc serves blocks of 128 KiB and more with a fresh mmap and returns them at free (raising that
     threshold only as it sees frees), and gives the heap's top back to the kernel beyond 128 KiB: a CPU step's
     activations and gradients (400 KiB at batch 128) then come back as new pages, faulted and zeroed, step after
-    step. Measured on the 2-core machine (784-400-20, batch 128, 2 threads, 2 repeats of 200 steps, 2026-12-01):
-    35 steps/s as glibc starts, 31 with only the mmap threshold raised, 16 with only the trim threshold, 120 with
-    both (PyTorch's own CPU allocator keeps no cache). Both are raised, so PyTorch runs at its best; returns what
+    step (PyTorch's own CPU allocator keeps no cache). Both are raised, so PyTorch runs at its best; --malloc
+    glibc-default skips this, and bench/README.md names the two commands and what they measured. Returns what
     was set, for the report."""
     import ctypes
     m_trim_threshold, m_mmap_threshold = -1, -3
@@ -110,7 +112,12 @@ def keep_freed_memory():
     return "glibc mallopt: mmap threshold 32 MiB, trim threshold 1 GiB"
 
 
-MALLOC = keep_freed_memory() if ARGS.device == "cpu" else "as it is"
+if ARGS.device != "cpu":
+    MALLOC = "as it is"
+elif ARGS.malloc == "glibc-default":
+    MALLOC = "glibc-default: malloc as it is"
+else:
+    MALLOC = keep_freed_memory()
 
 import torch  # noqa: E402  (after the thread count is in the environment)
 import torch.nn.functional as F  # noqa: E402
