@@ -48,7 +48,7 @@ final class TrainingProblem implements AutoCloseable {
     private final Runnable asWritten;
     private final Runnable[] gemmCalls;
     private final Runnable gemmStep;
-    private final Runnable[] otherCalls;
+    private final int otherCount;
     private final List<RecordingBackend.Operation> operations;
     private final long gemmFlops;
     private final int stepsPerEpoch;
@@ -71,7 +71,7 @@ final class TrainingProblem implements AutoCloseable {
         this.stepsPerEpoch = trainer.stepsPerEpoch();
         if (!steps) {
             gemmCalls = new Runnable[0];
-            otherCalls = new Runnable[0];
+            otherCount = 0;
             operations = List.of();
             gemmFlops = 0;
             gemmStep = null;
@@ -91,7 +91,7 @@ final class TrainingProblem implements AutoCloseable {
         this.operations = this.backend.record(asWritten);
         stepsSinceRewind = 2;
         this.gemmCalls = calls(operations, RecordingBackend.Operation::isGemm);
-        this.otherCalls = calls(operations, operation -> !operation.isGemm());
+        this.otherCount = operations.size() - gemmCalls.length;
         this.gemmFlops = operations.stream().mapToLong(RecordingBackend.Operation::flops).sum();
         // Compiled like the step (a CUDA graph on a GPU), so the floor pays the launch cost the step pays.
         this.gemmStep = this.backend.delegate().compileStep(this::runGemms);
@@ -263,11 +263,6 @@ final class TrainingProblem implements AutoCloseable {
         stepsSinceRewind++;
     }
 
-    /** Reads the step state, which on a GPU waits for every step enqueued so far. */
-    void synchronize() {
-        backend.trainingStatus();
-    }
-
     /** The floating-point operations of one step's GEMMs. */
     long gemmFlops() {
         return gemmFlops;
@@ -280,17 +275,7 @@ final class TrainingProblem implements AutoCloseable {
 
     /** The backend's operations in a step besides its GEMMs. */
     int otherCount() {
-        return otherCalls.length;
-    }
-
-    /** The model being trained. */
-    Vae vae() {
-        return vae;
-    }
-
-    /** The recording backend, wrapped around the one the problem was made with. */
-    RecordingBackend recordingBackend() {
-        return backend;
+        return otherCount;
     }
 
     /** The trainer. */
