@@ -7,11 +7,14 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import static dev.elbo4j.bench.TextTable.fixed;
+import static dev.elbo4j.bench.TextTable.percent;
+import static dev.elbo4j.bench.TextTable.ratio;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine;
@@ -175,7 +178,7 @@ public final class Report implements Callable<Integer> {
                         + " instead of the CUDA driver: for the emulator, these \"GPU\" times measure the CPU."));
         out.println();
 
-        Table copies = new Table("Device-to-device copy (cuMemcpyDtoD; bytes = read + write)", 1,
+        TextTable copies = new TextTable("Device-to-device copy (cuMemcpyDtoD; bytes = read + write)", 1,
                 "params", "GPU us/copy", "GB/s");
         measurements.stream().filter(m -> m.operation().equals("DeviceCopy"))
                 .forEach(m -> copies.row(formatParams(m.params()), fixed(m.gpuMicros()),
@@ -194,10 +197,10 @@ public final class Report implements Callable<Integer> {
                         .thenComparing(m -> formatParams(m.params())))
                 .forEach(m -> byKey.computeIfAbsent(m.key(), k -> new LinkedHashMap<>()).put(m.method(), m));
 
-        Table fusion = new Table("Fused vs unfused on the GPU (GPU time per call)", 2,
+        TextTable fusion = new TextTable("Fused vs unfused on the GPU (GPU time per call)", 2,
                 "operation", "params", "fused us", "unfused us", "unfused/fused", "fused GB/s", "% of copy",
                 "unfused GB/s", "fused wall us");
-        Table cpu = new Table("GPU vs the CPU reference (wall time per call)", 2,
+        TextTable cpu = new TextTable("GPU vs the CPU reference (wall time per call)", 2,
                 "operation", "params", "GPU fused us", "CPU us", "CPU/GPU", "CPU GB/s");
         List<String> targets = new ArrayList<>();
         byKey.forEach((key, methods) -> {
@@ -238,7 +241,8 @@ public final class Report implements Callable<Integer> {
         out.println();
 
         if (!peer.measurements().isEmpty()) {
-            Table versus = new Table("elbo4j vs PyTorch (" + peer.description() + "; GPU time per call)", 3,
+            TextTable versus = new TextTable("elbo4j vs PyTorch (" + peer.description() + "; GPU time per call)",
+                    3,
                     "operation", "params", "PyTorch variant", "PyTorch us", "elbo4j fused us", "PyTorch/elbo4j",
                     "PyTorch GB/s");
             for (PeerMeasurement p : peer.measurements()) {
@@ -326,68 +330,5 @@ public final class Report implements Callable<Integer> {
             throw new IllegalArgumentException(file + ": expected a string at \"" + field + "\", found " + value);
         }
         return value.textValue();
-    }
-
-    private static String fixed(double value) {
-        if (Double.isNaN(value)) {
-            return "-";
-        }
-        return String.format(Locale.ROOT, value >= 100 ? "%.0f" : value >= 10 ? "%.1f" : "%.2f", value);
-    }
-
-    private static String ratio(double value) {
-        return Double.isNaN(value) ? "-" : String.format(Locale.ROOT, "%.2fx", value);
-    }
-
-    private static String percent(double share) {
-        return Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * share);
-    }
-
-    /**
-     * A plain-text table whose columns fit their widest cell: the first {@code textColumns} columns and the
-     * header left-aligned, the numbers right-aligned.
-     */
-    private static final class Table {
-        private final String title;
-        private final int textColumns;
-        private final List<String[]> rows = new ArrayList<>();
-        private final int columns;
-
-        Table(String title, int textColumns, String... header) {
-            this.title = title;
-            this.textColumns = textColumns;
-            this.columns = header.length;
-            rows.add(header);
-        }
-
-        void row(String... cells) {
-            if (cells.length != columns) {
-                throw new IllegalArgumentException(title + ": " + cells.length + " cells for " + columns + " columns");
-            }
-            rows.add(cells);
-        }
-
-        void print(PrintStream out) {
-            out.println(title);
-            if (rows.size() == 1) {
-                out.println("  (no results)");
-                return;
-            }
-            int[] widths = new int[columns];
-            for (String[] row : rows) {
-                for (int c = 0; c < columns; c++) {
-                    widths[c] = Math.max(widths[c], row[c].length());
-                }
-            }
-            for (String[] row : rows) {
-                StringBuilder line = new StringBuilder(" ");
-                for (int c = 0; c < columns; c++) {
-                    boolean text = c < textColumns || row == rows.getFirst();
-                    String format = " %" + (text ? "-" : "") + widths[c] + "s";
-                    line.append(String.format(Locale.ROOT, format, row[c]));
-                }
-                out.println(line.toString().stripTrailing());
-            }
-        }
     }
 }

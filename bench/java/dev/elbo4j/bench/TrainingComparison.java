@@ -17,6 +17,10 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
+import static dev.elbo4j.bench.TextTable.fixed;
+import static dev.elbo4j.bench.TextTable.percent;
+import static dev.elbo4j.bench.TextTable.ratio;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -533,9 +537,9 @@ public final class TrainingComparison implements Callable<Integer> {
     static void printCpuTable(JsonNode report, PrintStream out) {
         printHeader(report, out);
         int threads = report.path("threads").asInt();
-        Table table = new Table(2, "model", "batch", "elbo4j steps/s", "PyTorch steps/s", "PyTorch 1 thread",
-                "elbo4j/PyTorch", "GEMM floor steps/s", "% of floor", "GEMMs alone ms", "GEMMs in step ms",
-                "rest in step ms", "step ms");
+        TextTable table = new TextTable(2, "model", "batch", "elbo4j steps/s", "PyTorch steps/s",
+                "PyTorch 1 thread", "elbo4j/PyTorch", "GEMM floor steps/s", "% of floor", "GEMMs alone ms",
+                "GEMMs in step ms", "rest in step ms", "step ms");
         for (JsonNode row : report.path("rows")) {
             double step = millis(row, "step");
             double gemms = millis(row, "gemms");
@@ -561,7 +565,7 @@ public final class TrainingComparison implements Callable<Integer> {
 
     static void printGpuTable(JsonNode report, PrintStream out) {
         printHeader(report, out);
-        Table table = new Table(3, "model", "batch", "GEMMs", "elbo4j graph", "elbo4j direct", "GEMM floor",
+        TextTable table = new TextTable(3, "model", "batch", "GEMMs", "elbo4j graph", "elbo4j direct", "GEMM floor",
                 "% of floor", "graph GPU ms", "PyTorch eager", "compile", "reduce-overhead", "graph/best PyTorch");
         for (JsonNode row : report.path("rows")) {
             double graph = millis(row, "graph");
@@ -648,61 +652,6 @@ public final class TrainingComparison implements Callable<Integer> {
         if (load.size() > 0 && load.get(0).asDouble() > 1.5) {
             out.println("WARNING: the 1-minute load average is " + load.get(0).asDouble() + ": other work shares "
                     + "the processors, so these numbers say little about either side");
-        }
-    }
-
-    static String fixed(double value) {
-        if (Double.isNaN(value) || Double.isInfinite(value)) {
-            return "-";
-        }
-        return String.format(Locale.ROOT, value >= 100 ? "%.0f" : value >= 10 ? "%.1f" : "%.2f", value);
-    }
-
-    static String fixed(double value, int digits) {
-        return Double.isNaN(value) ? "-" : String.format(Locale.ROOT, "%." + digits + "f", value);
-    }
-
-    static String ratio(double value) {
-        return Double.isNaN(value) || Double.isInfinite(value) ? "-" : String.format(Locale.ROOT, "%.2fx", value);
-    }
-
-    static String percent(double share) {
-        return Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * share);
-    }
-
-    /** A plain-text table: the header and the first {@code textColumns} columns left-aligned, numbers right. */
-    static final class Table {
-        private final int textColumns;
-        private final List<String[]> cells = new ArrayList<>();
-
-        Table(int textColumns, String... header) {
-            this.textColumns = textColumns;
-            cells.add(header);
-        }
-
-        void row(String... row) {
-            if (row.length != cells.getFirst().length) {
-                throw new IllegalArgumentException(row.length + " cells for " + cells.getFirst().length + " columns");
-            }
-            cells.add(row);
-        }
-
-        void print(PrintStream out) {
-            int columns = cells.getFirst().length;
-            int[] widths = new int[columns];
-            for (String[] row : cells) {
-                for (int c = 0; c < columns; c++) {
-                    widths[c] = Math.max(widths[c], row[c].length());
-                }
-            }
-            for (String[] row : cells) {
-                StringBuilder line = new StringBuilder(" ");
-                for (int c = 0; c < columns; c++) {
-                    boolean left = c < textColumns || row == cells.getFirst();
-                    line.append(String.format(Locale.ROOT, " %" + (left ? "-" : "") + widths[c] + "s", row[c]));
-                }
-                out.println(line.toString().stripTrailing());
-            }
         }
     }
 }
