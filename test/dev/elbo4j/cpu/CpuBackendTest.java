@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -56,15 +55,9 @@ class CpuBackendTest {
         return BackendTesting.download(backend, buffer);
     }
 
+    /** The spec's elementwise rule: 1e-5 of the reference's magnitude ({@code scale}: of the sum's) plus 1e-6. */
     private static void assertClose(float[] expected, float[] actual, double[] scale, String what, TestRandom random) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        for (int i = 0; i < expected.length; i++) {
-            double tolerance = 1e-5 * (scale == null ? Math.abs(expected[i]) : scale[i]) + 1e-6;
-            if (!(Math.abs(expected[i] - actual[i]) <= tolerance)) {
-                fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + " but the reference gives "
-                        + expected[i] + " (tolerance " + tolerance + ")");
-            }
-        }
+        BackendTesting.assertWithin(expected, actual, scale, 1e-6, what, random);
     }
 
     private static void assertElementwise(float[] expected, float[] actual, String what, TestRandom random) {

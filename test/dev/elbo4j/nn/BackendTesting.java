@@ -95,19 +95,23 @@ public final class BackendTesting {
             }
         }
         String where = activation + " " + shape;
-        assertWithin(pre, download(backend, gpre), preScale, where + ": preActivation", random);
-        assertWithin(y, download(backend, gy), preScale, where + ": output", random);
-        assertWithin(dWeight, download(backend, gdW), wScale, where + ": dWeight", random);
-        assertWithin(dBias, download(backend, gdB), bScale, where + ": dBias", random);
-        assertWithin(dX, download(backend, gdX), xScale, where + ": dX", random);
+        assertWithin(pre, download(backend, gpre), preScale, 1e-5, where + ": preActivation", random);
+        assertWithin(y, download(backend, gy), preScale, 1e-5, where + ": output", random);
+        assertWithin(dWeight, download(backend, gdW), wScale, 1e-5, where + ": dWeight", random);
+        assertWithin(dBias, download(backend, gdB), bScale, 1e-5, where + ": dBias", random);
+        assertWithin(dX, download(backend, gdX), xScale, 1e-5, where + ": dX", random);
     }
 
-    /** Each element within {@code 1e-5 scale[i] + 1e-5} of the reference. */
-    private static void assertWithin(float[] expected, float[] actual, double[] scale, String what,
-                                     TestRandom random) {
+    /**
+     * Each element within {@code 1e-5 scale[i] + absolute} of the reference: {@code scale[i]} the magnitude of what
+     * an element sums, or, with {@code scale} null, the reference element's own magnitude. The failure names the
+     * element and the test's seed.
+     */
+    public static void assertWithin(float[] expected, float[] actual, double[] scale, double absolute, String what,
+                                    TestRandom random) {
         assertEquals(expected.length, actual.length, what + ": length");
         for (int i = 0; i < expected.length; i++) {
-            double tolerance = 1e-5 * scale[i] + 1e-5;
+            double tolerance = 1e-5 * (scale == null ? Math.abs(expected[i]) : scale[i]) + absolute;
             if (!(Math.abs(expected[i] - actual[i]) <= tolerance)) {
                 fail(random.tag() + ": " + what + "[" + i + "] = " + actual[i] + " but the reference gives "
                         + expected[i] + " (tolerance " + tolerance + ")");
