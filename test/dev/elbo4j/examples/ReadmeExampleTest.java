@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -29,23 +26,13 @@ import dev.elbo4j.shape.LikelihoodShape;
 import dev.elbo4j.shape.SampleShape;
 
 /**
- * The README's Java example is {@link ElboOnTheGpu}, a complete program: the README shows this file verbatim, and
- * the program's computation gives the CPU reference's loss and mean ELBO. (ModuleTest runs its {@code main} in a
- * JVM with elbo4j on the module path.)
+ * The README's Java example is {@link ElboOnTheGpu}, a complete program (the README shows it verbatim:
+ * {@link ReadmeExampleSourceTest}): it runs with elbo4j on the module path, and its computation gives the CPU
+ * reference's loss and mean ELBO.
  */
 @Tag("cuda")
 @ExtendWith(CudaTestSupport.class)
 class ReadmeExampleTest {
-    static final Path SOURCE = Path.of("test/dev/elbo4j/examples/ElboOnTheGpu.java");
-
-    @Test
-    void theReadmeShowsTheExampleFileVerbatim() throws IOException {
-        String source = Files.readString(SOURCE);
-        String readme = Files.readString(Path.of("README.md"));
-        assertTrue(readme.contains("```java\n" + source + "```\n"),
-                "README.md must show " + SOURCE + " verbatim in a ```java block");
-    }
-
     /**
      * The program as a user runs it, with elbo4j on the module path and native access granted to the module by name
      * (the same CUDA backend as these tests): it prints the loss and the mean ELBO and no warning.
