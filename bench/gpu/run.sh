@@ -378,9 +378,16 @@ step_flags=()
 $smoke && step_flags+=(--smoke)
 $session && step_flags+=(session)
 failed=()
+# The archive the steps so far wrote to and nobody packed yet: packed once its last step is done (env and kernels
+# both write setup), when a step of another archive starts or after the last step.
+unpacked=
 for index in "${!steps[@]}"; do
   step=${steps[index]}
   archive=$(archive_of "$step")
+  if [ -n "$unpacked" ] && [ "$unpacked" != "$archive" ]; then
+    pack "$unpacked"
+    unpacked=
+  fi
   mkdir -p "$results/$archive"
   log=$results/$archive/$step.log
   # The step's time limit: 0 (none) outside a session. In one: its share of the session plus what the steps
@@ -436,8 +443,9 @@ for index in "${!steps[@]}"; do
       train|train_tf32) sed -n '/^Training steps per second/,$p' "$log" ;;
     esac
   fi
-  pack "$archive"
+  unpacked=$archive
 done
+[ -n "$unpacked" ] && pack "$unpacked"
 
 echo "files in $OUT (a device call returns 8 at most, 16 MiB each):"
 (cd "$OUT" && find . -type f -printf '   %P %s bytes\n' | sort)

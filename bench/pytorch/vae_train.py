@@ -162,14 +162,14 @@ def check_blas(threads, refuse):
 
 # ---------------------------------------------------------------------------------------------------------- data
 
-def read_images(directory):
-    """The training images as an (N, D) uint8 tensor, from train-images-idx3-ubyte[.gz]."""
-    for name in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"):
+def read_images(directory, prefix="train"):
+    """The images of {prefix}-images-idx3-ubyte[.gz] ("train" or "t10k", the test set) as an (N, D) uint8 tensor."""
+    for name in (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"):
         path = os.path.join(directory, name)
         if os.path.isfile(path):
             break
     else:
-        sys.exit(f"no train-images-idx3-ubyte[.gz] in {directory}: install dataset-fashion-mnist or give --data")
+        sys.exit(f"no {prefix}-images-idx3-ubyte[.gz] in {directory}: install dataset-fashion-mnist or give --data")
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as stream:
         magic, count, rows, columns = struct.unpack(">IIII", stream.read(16))
@@ -178,14 +178,6 @@ def read_images(directory):
         data = stream.read(count * rows * columns)
     if len(data) != count * rows * columns:
         sys.exit(f"{path} is truncated")
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8).view(count, rows * columns)
-
-
-def read_test_images(directory):
-    path = os.path.join(directory, "t10k-images-idx3-ubyte.gz")
-    with gzip.open(path, "rb") as stream:
-        _, count, rows, columns = struct.unpack(">IIII", stream.read(16))
-        data = stream.read(count * rows * columns)
     return torch.frombuffer(bytearray(data), dtype=torch.uint8).view(count, rows * columns)
 
 
@@ -431,8 +423,10 @@ def agree(args, device):
                       "gradient_relative_l2": gradients, "worst_gradient": worst,
                       "worst_gradient_relative_l2": gradients[worst]})
         optimizer.step()
-    final = {name: relative(parameter.detach() - fixture[f"final.{name}"].to(device), fixture[f"final.{name}"].to(device))
-             for name, parameter in model.named_parameters()}
+    final = {}
+    for name, parameter in model.named_parameters():
+        expected = fixture[f"final.{name}"].to(device)
+        final[name] = relative(parameter.detach() - expected, expected)
     worst_final = max(final, key=final.get)
     result = {"fixture": args.fixture, "reader": reader, "model": metadata.get("model"), "batch": x.shape[0],
               "precision": precision, "elbo4j_backend": metadata.get("backend"), "steps": steps,
@@ -457,7 +451,7 @@ def quality(args, device):
     model = Vae(inputs, hidden, latent).to(device)
     optimizer, _ = adam(model.parameters(), device)
     train = read_images(args.data).to(device)
-    test = read_test_images(args.data).to(device)
+    test = read_images(args.data, "t10k").to(device)
     step = training_step(model, optimizer, train, latent, "eager")
     epochs = []
     for epoch in range(1, args.epochs + 1):
